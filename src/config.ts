@@ -1,0 +1,173 @@
+import { readFileSync } from 'node:fs';
+import { z } from 'zod';
+
+/** Where the defaults of every setting live: `config/defaults.json`, beside `src/` and `dist/`. */
+export const DEFAULTS_PATH = new URL('../config/defaults.json', import.meta.url);
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+/** A whole number written in decimal, within bounds. */
+function wholeNumber(min: number, max: number) {
+  return z
+    .string()
+    .trim()
+    .regex(/^\d+$/, 'must be a whole number')
+    .transform(Number)
+    .pipe(z.number().int().min(min).max(max));
+}
+
+/** An http(s) base URL; a trailing slash is dropped so paths can be appended. */
+function baseUrl() {
+  return z
+    .url({ protocol: /^https?$/, error: 'must be an http or https URL' })
+    .transform((value) => value.replace(/\/+$/, ''));
+}
+
+const ONE_HOUR_MS = 3_600_000;
+
+/** Every setting by its environment name; `.describe()` is the line the README table repeats. */
+export const settingsSchema = z.object({
+  PORT: wholeNumber(0, 65_535).describe('listen port (0 = any free port, the chosen one is logged)'),
+  HOST: z.string().trim().min(1).describe('listen address'),
+  XBL_SOCIAL_URL: baseUrl().describe('base URL of the social (people) service'),
+  XBL_PROFILE_URL: baseUrl().describe('base URL of the profile service'),
+  XBL_PRIVACY_URL: baseUrl().describe('base URL of the privacy service'),
+  LOG_LEVEL: z.enum(LOG_LEVELS).describe('pino log level'),
+  REQUEST_DEADLINE_MS: wholeNumber(1, 60_000).describe(
+    'the most one client request may wait on upstreams (ms)',
+  ),
+  PROFILE_CACHE_TTL_MS: wholeNumber(0, 24 * ONE_HOUR_MS).describe(
+    'how long a cached profile setting is fresh (ms)',
+  ),
+  PROFILE_CACHE_STALE_MS: wholeNumber(0, 24 * ONE_HOUR_MS).describe(
+    'how long past its TTL a profile setting may still be served when the profile upstream fails (ms)',
+  ),
+  PROFILE_CACHE_MAX_BYTES: wholeNumber(1024, 2 ** 34).describe(
+    'bound on the in-process profile cache (bytes)',
+  ),
+  MAX_XUIDS_PER_REQUEST: wholeNumber(1, 100).describe(
+    'most distinct XUIDs one client request may ask for',
+  ),
+  UPSTREAM_BATCH_SIZE: wholeNumber(1, 100).describe(
+    'most XUIDs sent in one upstream call; longer lists go as concurrent batches',
+  ),
+  UPSTREAM_CONNECTIONS: wholeNumber(1, 1024).describe('keep-alive connections per upstream'),
+  UPSTREAM_TIMEOUT_MS: wholeNumber(1, 60_000).describe(
+    'the most one upstream call may wait for headers or between body chunks (ms)',
+  ),
+  UPSTREAM_MAX_BODY_BYTES: wholeNumber(1024, 2 ** 30).describe(
+    'a larger upstream answer is bad_response (bytes)',
+  ),
+  MAX_IN_FLIGHT_REQUESTS: wholeNumber(1, 1_000_000).describe(
+    'past this many card requests in progress, a new one is shed with 503',
+  ),
+  HEADERS_TIMEOUT_MS: wholeNumber(1000, 10 * 60_000).describe(
+    'a client that has not sent its whole request head by then is disconnected (ms)',
+  ),
+  SHUTDOWN_GRACE_MS: wholeNumber(0, 10 * 60_000).describe(
+    'the most SIGTERM waits for in-flight requests (ms)',
+  ),
+});
+
+/** The names of all settings, as the environment spells them. */
+export type SettingName = keyof z.input<typeof settingsSchema>;
+
+type Settings = z.output<typeof settingsSchema>;
+
+/** The gateway's parsed, frozen configuration, grouped by the part of the code that uses it. */
+export interface Config {
+  readonly listen: { readonly port: number; readonly host: string };
+  readonly logLevel: Settings['LOG_LEVEL'];
+  readonly upstreams: {
+    readonly socialUrl: string;
+    readonly profileUrl: string;
+    readonly privacyUrl: string;
+    readonly batchSize: number;
+    readonly connections: number;
+    readonly timeoutMs: number;
+    readonly maxBodyBytes: number;
+  };
+  readonly requests: {
+    readonly deadlineMs: number;
+    readonly maxXuids: number;
+    readonly maxInFlight: number;
+  };
+  readonly profileCache: {
+    readonly ttlMs: number;
+    readonly staleMs: number;
+    readonly maxBytes: number;
+  };
+  readonly server: { readonly headersTimeoutMs: number; readonly shutdownGraceMs: number };
+}
+
+/** Thrown when a setting is invalid; the message names every bad variable. */
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}
+
+/** Reads `config/defaults.json` as strings, the form the environment gives values in. */
+export function readDefaults(path: URL = DEFAULTS_PATH): Record<string, string> {
+  const raw = JSON.parse(readFileSync(path, 'utf8')) as Record<string, unknown>;
+  return Object.fromEntries(Object.entries(raw).map(([key, value]) => [key, String(value)]));
+}
+
+/**
+ * Merges the defaults with `env`, validates every setting and returns a frozen `Config`.
+ * Pure apart from reading the defaults file; only entry files call it, with `process.env`.
+ */
+export function loadConfig(
+  env: Readonly<Record<string, string | undefined>>,
+  defaults: Record<string, string> = readDefaults(),
+): Config {
+  const input: Record<string, string | undefined> = {};
+  for (const name of Object.keys(settingsSchema.shape)) {
+    const fromEnv = env[name];
+    input[name] = fromEnv === undefined || fromEnv === '' ? defaults[name] : fromEnv;
+  }
+  const parsed = settingsSchema.safeParse(input);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((issue) => {
+      const name = String(issue.path[0] ?? 'configuration');
+      const given = input[name];
+      return given === undefined
+        ? `${name} is required`
+        : `${name} ${issue.message} (got '${given}')`;
+    });
+    throw new ConfigError(`Cannot start: ${lines.join('; ')}`);
+  }
+  return deepFreeze(toConfig(parsed.data));
+}
+
+function toConfig(s: Settings): Config {
+  return {
+    listen: { port: s.PORT, host: s.HOST },
+    logLevel: s.LOG_LEVEL,
+    upstreams: {
+      socialUrl: s.XBL_SOCIAL_URL,
+      profileUrl: s.XBL_PROFILE_URL,
+      privacyUrl: s.XBL_PRIVACY_URL,
+      batchSize: s.UPSTREAM_BATCH_SIZE,
+      connections: s.UPSTREAM_CONNECTIONS,
+      timeoutMs: s.UPSTREAM_TIMEOUT_MS,
+      maxBodyBytes: s.UPSTREAM_MAX_BODY_BYTES,
+    },
+    requests: {
+      deadlineMs: s.REQUEST_DEADLINE_MS,
+      maxXuids: s.MAX_XUIDS_PER_REQUEST,
+      maxInFlight: s.MAX_IN_FLIGHT_REQUESTS,
+    },
+    profileCache: {
+      ttlMs: s.PROFILE_CACHE_TTL_MS,
+      staleMs: s.PROFILE_CACHE_STALE_MS,
+      maxBytes: s.PROFILE_CACHE_MAX_BYTES,
+    },
+    server: { headersTimeoutMs: s.HEADERS_TIMEOUT_MS, shutdownGraceMs: s.SHUTDOWN_GRACE_MS },
+  };
+}
+
+function deepFreeze<T extends object>(value: T): T {
+  for (const child of Object.values(value)) {
+    if (typeof child === 'object' && child !== null) deepFreeze(child as object);
+  }
+  return Object.freeze(value);
+}
