@@ -27,7 +27,9 @@ const ONE_HOUR_MS = 3_600_000;
 
 /** Every setting by its environment name; `.describe()` is the line the README table repeats. */
 export const settingsSchema = z.object({
-  PORT: wholeNumber(0, 65_535).describe('listen port (0 = any free port, the chosen one is logged)'),
+  PORT: wholeNumber(0, 65_535).describe(
+    'listen port (0 = any free port, the chosen one is logged)',
+  ),
   HOST: z.string().trim().min(1).describe('listen address'),
   XBL_SOCIAL_URL: baseUrl().describe('base URL of the social (people) service'),
   XBL_PROFILE_URL: baseUrl().describe('base URL of the profile service'),

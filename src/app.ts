@@ -1,0 +1,126 @@
+import express from 'express';
+import type { Express, NextFunction, Request, Response } from 'express';
+import helmet from 'helmet';
+import type { Logger } from 'pino';
+import type { Config } from './config.js';
+import { NotFoundError, UriTooLongError } from './errors.js';
+import { problemDetails } from './http/problem-details.js';
+import { requestId } from './http/request-id.js';
+import { requestLogging } from './http/request-logging.js';
+import { createProfileCache } from './profile-cache/profile-cache.js';
+import type { ProfileCache } from './profile-cache/profile-cache.js';
+import { createProfileLoader } from './profile-cache/load-profiles.js';
+import type { ProfileLoader } from './profile-cache/load-profiles.js';
+import { friendsWithProfilesRoutes } from './routes/friends-with-profiles.js';
+import { healthRoutes } from './routes/health.js';
+import { createPrivacyClient } from './upstreams/privacy-client.js';
+import type { PrivacyClient } from './upstreams/privacy-client.js';
+import { createProfileClient } from './upstreams/profile-client.js';
+import type { ProfileClient } from './upstreams/profile-client.js';
+import { createSocialClient } from './upstreams/social-client.js';
+import type { SocialClient } from './upstreams/social-client.js';
+
+/** API.md §5 rule 8: a longer URL gets 414 before anything else runs. */
+const MAX_URL_BYTES = 8192;
+
+/** Everything the app uses, built once by the entry file (or a test) and passed down. */
+export interface AppDeps {
+  readonly config: Config;
+  readonly logger: Logger;
+  readonly social: SocialClient;
+  readonly profile: ProfileClient;
+  readonly privacy: PrivacyClient;
+  readonly cache: ProfileCache;
+  readonly profiles: ProfileLoader;
+}
+
+/** Options of `createDeps` that tests override. */
+export interface CreateDepsOptions {
+  /** Clock of the profile cache, in milliseconds. */
+  readonly now?: () => number;
+}
+
+/** Builds the upstream clients, the profile cache and the loader from the configuration. */
+export function createDeps(
+  config: Config,
+  logger: Logger,
+  options: CreateDepsOptions = {},
+): AppDeps {
+  const { upstreams } = config;
+  const poolOptions = {
+    connections: upstreams.connections,
+    timeoutMs: upstreams.timeoutMs,
+    maxBodyBytes: upstreams.maxBodyBytes,
+    batchSize: upstreams.batchSize,
+  };
+  const social = createSocialClient({ ...poolOptions, baseUrl: upstreams.socialUrl });
+  const profile = createProfileClient({ ...poolOptions, baseUrl: upstreams.profileUrl });
+  const privacy = createPrivacyClient({ ...poolOptions, baseUrl: upstreams.privacyUrl });
+  const cache = createProfileCache({ ...config.profileCache, now: options.now });
+  const profiles = createProfileLoader({
+    cache,
+    client: profile,
+    fetchDeadlineMs: config.requests.deadlineMs,
+  });
+  return { config, logger, social, profile, privacy, cache, profiles };
+}
+
+/** The gateway app plus the hooks its process needs. */
+export interface Gateway {
+  readonly app: Express;
+  /** Marks the gateway as draining: `/readyz` answers 503 from now on. */
+  startDraining(): void;
+  /** Closes the upstream pools. */
+  close(): Promise<void>;
+}
+
+/** Builds the Express app; never reads the environment, listens or touches signals. */
+export function buildApp(deps: AppDeps): Gateway {
+  let isDraining = false;
+  const app = express();
+  app.set('query parser', 'simple');
+  app.set('etag', false);
+  app.set('x-powered-by', false);
+
+  app.use(requestId);
+  app.use(requestLogging(deps.logger));
+  app.use(rejectLongUrls);
+  app.use(helmet());
+  app.use(
+    healthRoutes({
+      isDraining: () => isDraining,
+      // No breakers yet: every circuit is closed until upstream policies wrap the clients.
+      circuitStates: () => ({ social: 'closed', profile: 'closed', privacy: 'closed' }),
+      cacheSize: () => deps.cache.size(),
+    }),
+  );
+  app.use(
+    friendsWithProfilesRoutes({
+      config: deps.config,
+      friendCards: { social: deps.social, privacy: deps.privacy, profiles: deps.profiles },
+    }),
+  );
+  app.use((req: Request) => {
+    throw new NotFoundError(req.path);
+  });
+  app.use(problemDetails);
+
+  return {
+    app,
+    startDraining: () => {
+      isDraining = true;
+    },
+    close: async () => {
+      await Promise.all([deps.social.close(), deps.profile.close(), deps.privacy.close()]);
+    },
+  };
+}
+
+function rejectLongUrls(req: Request, res: Response, next: NextFunction): void {
+  if (req.url.length > MAX_URL_BYTES) {
+    res.setHeader('Connection', 'close');
+    next(new UriTooLongError(MAX_URL_BYTES));
+    return;
+  }
+  next();
+}

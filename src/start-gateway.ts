@@ -1,0 +1,53 @@
+import { createServer } from 'node:http';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Logger } from 'pino';
+import { buildApp, createDeps } from './app.js';
+import type { Gateway } from './app.js';
+import type { Config } from './config.js';
+
+/** API.md §5 rule 8: a request head over 16 KiB gets 431. */
+const MAX_HEADER_BYTES = 16_384;
+
+/** A listening gateway and the way to stop it. */
+export interface RunningGateway {
+  readonly server: Server;
+  readonly port: number;
+  /** Stops accepting, waits for in-flight requests up to the grace period, closes the pools. */
+  shutdown(): Promise<void>;
+}
+
+/** Builds and starts the gateway for `config`; `server.ts` and `start-local.ts` call it. */
+export async function startGateway(config: Config, logger: Logger): Promise<RunningGateway> {
+  const gateway = buildApp(createDeps(config, logger));
+  const server = createServer({ maxHeaderSize: MAX_HEADER_BYTES }, gateway.app);
+  server.headersTimeout = config.server.headersTimeoutMs;
+  server.requestTimeout = config.server.headersTimeoutMs + config.requests.deadlineMs;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(config.listen.port, config.listen.host, resolve);
+  });
+  const { port } = server.address() as AddressInfo;
+  logger.info({ port, host: config.listen.host }, 'gateway listening');
+  return { server, port, shutdown: () => drain(server, gateway, config, logger) };
+}
+
+async function drain(server: Server, gateway: Gateway, config: Config, logger: Logger) {
+  logger.info({ graceMs: config.server.shutdownGraceMs }, 'draining');
+  gateway.startDraining();
+  const closed = new Promise<void>((resolve) =>
+    server.close(() => {
+      resolve();
+    }),
+  );
+  server.closeIdleConnections();
+  const grace = new Promise<'timeout'>((resolve) =>
+    setTimeout(resolve, config.server.shutdownGraceMs, 'timeout').unref(),
+  );
+  if ((await Promise.race([closed, grace])) === 'timeout') {
+    logger.warn('grace period over: closing remaining connections');
+    server.closeAllConnections();
+  }
+  await gateway.close();
+  logger.info('stopped');
+}

@@ -1,0 +1,248 @@
+import { Pool } from 'undici';
+import type { Dispatcher } from 'undici';
+import type { Logger } from 'pino';
+import type { z } from 'zod';
+import type { FailureKind } from '../errors.js';
+
+/** Why one upstream part failed: the contract's code plus the upstream status when there was one. */
+export interface PartFailure {
+  readonly kind: FailureKind;
+  readonly status?: number;
+  /** From the upstream's `Retry-After` on a 429, in seconds. */
+  readonly retryAfterSeconds?: number;
+  /** The original error, for logs only. */
+  readonly cause?: unknown;
+}
+
+/** What one upstream call gave: data, or a failure as data (STYLE.md 16). */
+export type UpstreamOutcome<T> =
+  { readonly ok: true; readonly value: T } | { readonly ok: false; readonly failure: PartFailure };
+
+/** Options of one upstream's connection pool; every bound is required (STYLE.md 23). */
+export interface UpstreamPoolOptions {
+  readonly baseUrl: string;
+  readonly connections: number;
+  readonly timeoutMs: number;
+  readonly maxBodyBytes: number;
+}
+
+/** A keep-alive pool to one upstream origin, with the base path its fixed paths hang under. */
+export interface UpstreamPool {
+  readonly pool: Pool;
+  readonly basePath: string;
+  readonly maxBodyBytes: number;
+  close(): Promise<void>;
+}
+
+/** Builds the pool of one upstream, refusing unbounded options. */
+export function createUpstreamPool(options: UpstreamPoolOptions): UpstreamPool {
+  for (const key of ['connections', 'timeoutMs', 'maxBodyBytes'] as const) {
+    const value = options[key];
+    if (!Number.isInteger(value) || value <= 0) {
+      throw new TypeError(`Cannot create upstream pool: ${key} must be a positive integer`);
+    }
+  }
+  const url = new URL(options.baseUrl);
+  const pool = new Pool(url.origin, {
+    connections: options.connections,
+    headersTimeout: options.timeoutMs,
+    bodyTimeout: options.timeoutMs,
+    connectTimeout: options.timeoutMs,
+    keepAliveTimeout: 30_000,
+  });
+  return {
+    pool,
+    basePath: url.pathname.replace(/\/+$/, ''),
+    maxBodyBytes: options.maxBodyBytes,
+    close: () => pool.close(),
+  };
+}
+
+/** One JSON POST: where to, with what, and how to validate the answer. */
+export interface PostJsonRequest<T> {
+  readonly path: string;
+  readonly headers: Record<string, string>;
+  readonly body: unknown;
+  readonly signal: AbortSignal;
+  readonly schema: z.ZodType<T>;
+  /** Child logger bound to the upstream's name; one line per call, no bodies, no tokens. */
+  readonly logger: Logger;
+  /** How many XUIDs the call carries, for the log line. */
+  readonly xuidCount: number;
+}
+
+/**
+ * POSTs JSON to a fixed path under the upstream's base and validates the answer. Never throws:
+ * transport errors, non-200 statuses, oversize bodies and wrong shapes come back as failures.
+ */
+export async function postJson<T>(
+  upstream: UpstreamPool,
+  request: PostJsonRequest<T>,
+): Promise<UpstreamOutcome<T>> {
+  const startedAt = performance.now();
+  const { outcome, xblCorrelationId } = await send(upstream, request);
+  const durationMs = Math.round(performance.now() - startedAt);
+  const { logger, xuidCount } = request;
+  if (outcome.ok) {
+    logger.debug(
+      { xuidCount, durationMs, status: 200, xblCorrelationId },
+      'upstream call finished',
+    );
+  } else {
+    const { kind, status, cause } = outcome.failure;
+    const err = cause instanceof Error ? { type: cause.name, code: codeOf(cause) } : undefined;
+    logger.warn(
+      { xuidCount, durationMs, status, kind, err, xblCorrelationId },
+      'upstream call failed',
+    );
+  }
+  return outcome;
+}
+
+function codeOf(error: Error): unknown {
+  return (error as { code?: unknown }).code;
+}
+
+interface SendResult<T> {
+  readonly outcome: UpstreamOutcome<T>;
+  /** The upstream's own correlation id (UPSTREAMS.md: log it when present). */
+  readonly xblCorrelationId?: string | undefined;
+}
+
+async function send<T>(
+  upstream: UpstreamPool,
+  request: PostJsonRequest<T>,
+): Promise<SendResult<T>> {
+  let response: Dispatcher.ResponseData;
+  try {
+    response = await upstream.pool.request({
+      method: 'POST',
+      path: upstream.basePath + request.path,
+      headers: request.headers,
+      body: JSON.stringify(request.body),
+      signal: request.signal,
+    });
+  } catch (error) {
+    return { outcome: failed(classifyFailure(error)) };
+  }
+  const { statusCode } = response;
+  const correlation = response.headers['x-xblcorrelationid'];
+  const xblCorrelationId = typeof correlation === 'string' ? correlation : undefined;
+  const result = (outcome: UpstreamOutcome<T>): SendResult<T> => ({ outcome, xblCorrelationId });
+  if (statusCode !== 200) {
+    // Read and drop the small error body so the keep-alive connection is reused.
+    response.body.dump().catch(() => undefined);
+    if (statusCode === 429) {
+      const retryAfterSeconds = parseRetryAfter(response.headers['retry-after'], Date.now()) ?? 1;
+      return result(failed({ kind: 'throttled', status: statusCode, retryAfterSeconds }));
+    }
+    return result(failed({ kind: 'unavailable', status: statusCode }));
+  }
+  let text: string;
+  try {
+    text = await readCapped(response, upstream.maxBodyBytes);
+  } catch (error) {
+    return result(failed(classifyFailure(error)));
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (error) {
+    return result(failed({ kind: 'bad_response', status: statusCode, cause: error }));
+  }
+  const parsed = request.schema.safeParse(json);
+  if (!parsed.success) {
+    return result(failed({ kind: 'bad_response', status: statusCode, cause: parsed.error }));
+  }
+  return result({ ok: true, value: parsed.data });
+}
+
+function failed(failure: PartFailure): { ok: false; failure: PartFailure } {
+  return { ok: false, failure };
+}
+
+/** Thrown while reading a body that grows past the cap; classified as `bad_response`. */
+class BodyTooLargeError extends Error {
+  readonly code = 'GATEWAY_BODY_TOO_LARGE';
+}
+
+async function readCapped(response: Dispatcher.ResponseData, maxBytes: number): Promise<string> {
+  const declared = Number(response.headers['content-length']);
+  if (Number.isFinite(declared) && declared > maxBytes) {
+    response.body.destroy();
+    throw new BodyTooLargeError(`Upstream body of ${declared} bytes exceeds ${maxBytes}`);
+  }
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of response.body as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > maxBytes) {
+      response.body.destroy();
+      throw new BodyTooLargeError(`Upstream body exceeds ${maxBytes} bytes`);
+    }
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks, size).toString('utf8');
+}
+
+const TIMEOUT_CODES = new Set([
+  'UND_ERR_HEADERS_TIMEOUT',
+  'UND_ERR_BODY_TIMEOUT',
+  'UND_ERR_CONNECT_TIMEOUT',
+  'UND_ERR_ABORTED',
+  'ABORT_ERR',
+  'ETIMEDOUT',
+]);
+
+/**
+ * Maps a transport error to the contract's failure kind by its `code` or `name`, never by
+ * message text (STYLE.md 17). An aborted call is the request deadline firing: `timeout`.
+ */
+export function classifyFailure(error: unknown): PartFailure {
+  const { code, name } = (error ?? {}) as { code?: unknown; name?: unknown };
+  if (code === 'GATEWAY_BODY_TOO_LARGE' || name === 'SyntaxError') {
+    return { kind: 'bad_response', cause: error };
+  }
+  if (
+    name === 'TimeoutError' ||
+    name === 'AbortError' ||
+    (typeof code === 'string' && TIMEOUT_CODES.has(code))
+  ) {
+    return { kind: 'timeout', cause: error };
+  }
+  return { kind: 'unavailable', cause: error };
+}
+
+/** Parses `Retry-After` (delta seconds or an HTTP date) into whole seconds from `nowMs`. */
+export function parseRetryAfter(
+  header: string | string[] | undefined,
+  nowMs: number,
+): number | undefined {
+  const value = Array.isArray(header) ? header[0] : header;
+  if (value === undefined) return undefined;
+  const trimmed = value.trim();
+  if (/^\d+$/.test(trimmed)) return Math.max(1, Number(trimmed));
+  const dateMs = Date.parse(trimmed);
+  if (Number.isNaN(dateMs)) return undefined;
+  return Math.max(1, Math.ceil((dateMs - nowMs) / 1000));
+}
+
+/**
+ * Splits `items` into batches of at most `batchSize`, runs them concurrently and joins the
+ * results. One failed batch fails the part; a credential rejection wins so it can propagate.
+ */
+export async function inBatches<I, R>(
+  items: readonly I[],
+  batchSize: number,
+  call: (batch: readonly I[]) => Promise<UpstreamOutcome<readonly R[]>>,
+): Promise<UpstreamOutcome<R[]>> {
+  const batches: (readonly I[])[] = [];
+  for (let start = 0; start < items.length; start += batchSize) {
+    batches.push(items.slice(start, start + batchSize));
+  }
+  const outcomes = await Promise.all(batches.map(call));
+  const failures = outcomes.flatMap((outcome) => (outcome.ok ? [] : [outcome.failure]));
+  const first = failures.find((f) => f.status === 401 || f.status === 403) ?? failures[0];
+  if (first) return { ok: false, failure: first };
+  return { ok: true, value: outcomes.flatMap((outcome) => (outcome.ok ? outcome.value : [])) };
+}

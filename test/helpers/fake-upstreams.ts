@@ -1,0 +1,232 @@
+import { createServer } from 'node:http';
+import type { IncomingHttpHeaders, Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+/** The three upstreams by name. */
+export type FakeUpstreamName = 'social' | 'profile' | 'privacy';
+
+/** One call a fake upstream received. */
+export interface RecordedCall {
+  readonly upstream: FakeUpstreamName;
+  readonly method: string;
+  /** Path and query exactly as received. */
+  readonly url: string;
+  readonly headers: IncomingHttpHeaders;
+  /** Parsed JSON body, or the raw text when it was not JSON. */
+  readonly body: unknown;
+}
+
+/** What a fake answers; `body` is sent as JSON unless `rawBody` is given. */
+export interface FakeResponse {
+  readonly status?: number;
+  readonly headers?: Readonly<Record<string, string>>;
+  readonly body?: unknown;
+  readonly rawBody?: string;
+  /** Wait this long before answering. */
+  readonly delayMs?: number;
+  /** Never answer (the gateway's deadline must cut the call). */
+  readonly hang?: boolean;
+  /** Destroy the socket instead of answering (a connection reset). */
+  readonly reset?: boolean;
+}
+
+/** Decides a fake upstream's answer to one call. */
+export type Responder = (call: RecordedCall) => FakeResponse | Promise<FakeResponse>;
+
+/** Three loopback servers standing in for social, profile and privacy. */
+export interface FakeUpstreams {
+  /** Base URLs as `XBL_*_URL` take them. */
+  readonly env: {
+    readonly XBL_SOCIAL_URL: string;
+    readonly XBL_PROFILE_URL: string;
+    readonly XBL_PRIVACY_URL: string;
+  };
+  /** Every call received, in arrival order. */
+  readonly calls: RecordedCall[];
+  callsTo(upstream: FakeUpstreamName): RecordedCall[];
+  /** Replaces one upstream's responder. */
+  respond(upstream: FakeUpstreamName, responder: Responder): void;
+  close(): Promise<void>;
+}
+
+/** Sample values every default profile answer uses: `<setting> of <xuid>`. */
+export function sampleSetting(xuid: string, setting: string): string {
+  return `${setting} of ${xuid}`;
+}
+
+interface ProfileBody {
+  userIds: string[];
+  settings: string[];
+}
+interface PrivacyBody {
+  users: { xuid: string }[];
+  permissions: string[];
+}
+
+/** Social default: nobody is in the caller's people collection. */
+export const emptyPeople: Responder = () => ({ body: { people: [], totalCount: 0 } });
+
+/** Profile default: every asked user with every asked setting, values from `sampleSetting`. */
+export const allProfiles: Responder = (call) => {
+  const { userIds, settings } = call.body as ProfileBody;
+  return {
+    body: {
+      profileUsers: userIds.map((id) => ({
+        id,
+        hostId: id,
+        isSponsoredUser: false,
+        settings: settings.map((setting) => ({ id: setting, value: sampleSetting(id, setting) })),
+      })),
+    },
+  };
+};
+
+/** Privacy default: every permission allowed for every asked user. */
+export const allowEverything: Responder = (call) => {
+  const { users, permissions } = call.body as PrivacyBody;
+  return {
+    body: {
+      responses: users.map((user) => ({
+        user: { xuid: user.xuid },
+        permissions: permissions.map(() => ({ isAllowed: true })),
+      })),
+    },
+  };
+};
+
+/** Privacy answer that denies `ViewTargetProfile` to `deniedXuids` and allows the rest. */
+export function denyProfileTo(
+  deniedXuids: readonly string[],
+  reason = 'BlockListRestrictsTarget',
+): Responder {
+  const denied = new Set(deniedXuids);
+  return (call) => {
+    const { users, permissions } = call.body as PrivacyBody;
+    return {
+      body: {
+        responses: users.map((user) => ({
+          user: { xuid: user.xuid },
+          permissions: permissions.map((permission) =>
+            denied.has(user.xuid) && permission === 'ViewTargetProfile'
+              ? { isAllowed: false, reasons: [{ reason }] }
+              : { isAllowed: true },
+          ),
+        })),
+      },
+    };
+  };
+}
+
+/** A barrier: `arrive()` resolves once `parties` callers have arrived. */
+export interface Barrier {
+  arrive(): Promise<void>;
+  readonly arrived: number;
+}
+
+/** Creates a barrier for proving that calls are in flight together. */
+export function createBarrier(parties: number): Barrier {
+  let arrived = 0;
+  let release: () => void = () => undefined;
+  const open = new Promise<void>((resolve) => {
+    release = resolve;
+  });
+  return {
+    arrive() {
+      arrived += 1;
+      if (arrived >= parties) release();
+      return open;
+    },
+    get arrived() {
+      return arrived;
+    },
+  };
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+async function startOne(
+  upstream: FakeUpstreamName,
+  calls: RecordedCall[],
+  responders: Map<FakeUpstreamName, Responder>,
+): Promise<{ server: Server; url: string }> {
+  const server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (chunk: Buffer) => chunks.push(chunk));
+    req.on('end', () => {
+      const text = Buffer.concat(chunks).toString('utf8');
+      let body: unknown = text;
+      try {
+        body = JSON.parse(text);
+      } catch {
+        // keep the raw text: the test may assert on it
+      }
+      const call: RecordedCall = {
+        upstream,
+        method: req.method ?? '',
+        url: req.url ?? '',
+        headers: req.headers,
+        body,
+      };
+      calls.push(call);
+      const responder = responders.get(upstream);
+      void Promise.resolve(responder ? responder(call) : { status: 500 }).then(async (answer) => {
+        if (answer.delayMs) await delay(answer.delayMs);
+        if (answer.hang) return;
+        if (answer.reset) {
+          req.socket.destroy();
+          return;
+        }
+        const payload =
+          answer.rawBody ?? (answer.body === undefined ? '' : JSON.stringify(answer.body));
+        res.writeHead(answer.status ?? 200, {
+          'content-type': 'application/json',
+          ...answer.headers,
+        });
+        res.end(payload);
+      });
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return { server, url: `http://127.0.0.1:${port}` };
+}
+
+/** Starts the three fakes with the defaults above unless `responders` overrides them. */
+export async function startFakeUpstreams(
+  responders: Partial<Record<FakeUpstreamName, Responder>> = {},
+): Promise<FakeUpstreams> {
+  const calls: RecordedCall[] = [];
+  const current = new Map<FakeUpstreamName, Responder>([
+    ['social', responders.social ?? emptyPeople],
+    ['profile', responders.profile ?? allProfiles],
+    ['privacy', responders.privacy ?? allowEverything],
+  ]);
+  const [social, profile, privacy] = await Promise.all([
+    startOne('social', calls, current),
+    startOne('profile', calls, current),
+    startOne('privacy', calls, current),
+  ]);
+  return {
+    env: { XBL_SOCIAL_URL: social.url, XBL_PROFILE_URL: profile.url, XBL_PRIVACY_URL: privacy.url },
+    calls,
+    callsTo: (upstream) => calls.filter((call) => call.upstream === upstream),
+    respond: (upstream, responder) => {
+      current.set(upstream, responder);
+    },
+    close: async () => {
+      await Promise.all(
+        [social, profile, privacy].map(
+          ({ server }) =>
+            new Promise<void>((resolve) => {
+              server.closeAllConnections();
+              server.close(() => {
+                resolve();
+              });
+            }),
+        ),
+      );
+    },
+  };
+}
