@@ -1,17 +1,8 @@
 import { z } from 'zod';
 import type { PermissionId, Xuid } from '../xbl-vocabulary.js';
-import { createUpstreamPool, inBatches, postJson } from './upstream-http.js';
-import type { UpstreamOutcome, UpstreamPoolOptions } from './upstream-http.js';
-import { buildXblHeaders } from './xbl-headers.js';
+import { createUpstreamPool, sendInBatches } from './upstream-http.js';
+import type { UpstreamClientOptions, UpstreamOutcome } from './upstream-http.js';
 import type { CallContext } from './xbl-headers.js';
-
-const PERMISSION_VALIDATE_PATH = '/users/me/permission/validate';
-
-/** UPSTREAMS.md §3: `X-RequestedServiceVersion` is documented as required; the SDK sends the other. */
-const VERSION_HEADERS = {
-  'x-requestedserviceversion': '1',
-  'x-xbl-contract-version': '1',
-} as const;
 
 const reasonSchema = z.object({
   reason: z.string(),
@@ -38,11 +29,6 @@ export type PermissionResult = z.infer<typeof permissionResultSchema>;
 /** One user's answer: results are positional, result i answers asked permission i. */
 export type UserPermissions = z.infer<typeof userResponseSchema>;
 
-/** Options of the privacy client. */
-export interface PrivacyClientOptions extends UpstreamPoolOptions {
-  readonly batchSize: number;
-}
-
 /** The privacy service client. Its answers are never cached or shared between callers. */
 export interface PrivacyClient {
   validatePermissions(
@@ -54,23 +40,25 @@ export interface PrivacyClient {
 }
 
 /** Creates the privacy client on its own keep-alive pool. */
-export function createPrivacyClient(options: PrivacyClientOptions): PrivacyClient {
+export function createPrivacyClient(options: UpstreamClientOptions): PrivacyClient {
   const upstream = createUpstreamPool(options);
   return {
     validatePermissions(xuids, permissions, context) {
-      const logger = context.logger.child({ upstream: 'privacy' });
-      return inBatches(xuids, options.batchSize, async (batch) => {
-        const outcome = await postJson(upstream, {
-          path: PERMISSION_VALIDATE_PATH,
-          headers: buildXblHeaders(context, { versionHeaders: VERSION_HEADERS }),
-          body: { users: batch.map((xuid) => ({ xuid })), permissions },
-          signal: context.signal,
-          schema: validateResponseSchema,
-          logger,
-          xuidCount: batch.length,
-        });
-        return outcome.ok ? { ok: true, value: outcome.value.responses } : outcome;
-      });
+      const call = {
+        upstream: 'privacy',
+        path: '/users/me/permission/validate',
+        // UPSTREAMS.md §3: X-RequestedServiceVersion is documented as required; the SDK sends
+        // the contract version header instead, so both go.
+        versionHeaders: { 'x-requestedserviceversion': '1', 'x-xbl-contract-version': '1' },
+        schema: validateResponseSchema,
+        batchSize: options.batchSize,
+        toBody: (batch: readonly Xuid[]) => ({
+          users: batch.map((xuid) => ({ xuid })),
+          permissions,
+        }),
+        pick: (answer: z.infer<typeof validateResponseSchema>) => answer.responses,
+      } as const;
+      return sendInBatches(upstream, call, xuids, context);
     },
     close: () => upstream.close(),
   };

@@ -1,14 +1,8 @@
 import { z } from 'zod';
 import type { Xuid } from '../xbl-vocabulary.js';
-import { createUpstreamPool, inBatches, postJson } from './upstream-http.js';
-import type { UpstreamOutcome, UpstreamPoolOptions } from './upstream-http.js';
-import { buildXblHeaders } from './xbl-headers.js';
+import { createUpstreamPool, sendInBatches } from './upstream-http.js';
+import type { UpstreamClientOptions, UpstreamOutcome } from './upstream-http.js';
 import type { CallContext } from './xbl-headers.js';
-
-/** Fixed path: a client query string never reaches it (`?method=add` would follow people). */
-const PEOPLE_XUIDS_PATH = '/users/me/people/xuids';
-
-const VERSION_HEADERS = { 'x-xbl-contract-version': '2' } as const;
 
 const personSchema = z.object({
   xuid: z.string(),
@@ -23,11 +17,6 @@ const peopleListSchema = z.object({ people: z.array(personSchema) });
 /** One person of the caller's people collection, as the social service described them. */
 export type Person = z.infer<typeof personSchema>;
 
-/** Options of the social client. */
-export interface SocialClientOptions extends UpstreamPoolOptions {
-  readonly batchSize: number;
-}
-
 /** The social (people) service client. */
 export interface SocialClient {
   /** Which of `xuids` are in the caller's people collection; absent ones are not. */
@@ -36,24 +25,20 @@ export interface SocialClient {
 }
 
 /** Creates the social client on its own keep-alive pool. */
-export function createSocialClient(options: SocialClientOptions): SocialClient {
+export function createSocialClient(options: UpstreamClientOptions): SocialClient {
   const upstream = createUpstreamPool(options);
+  const call = {
+    upstream: 'social',
+    // Fixed path: a client query string never reaches it (`?method=add` would follow people).
+    path: '/users/me/people/xuids',
+    versionHeaders: { 'x-xbl-contract-version': '2' },
+    schema: peopleListSchema,
+    batchSize: options.batchSize,
+    toBody: (batch: readonly Xuid[]) => ({ xuids: batch }),
+    pick: (answer: z.infer<typeof peopleListSchema>) => answer.people,
+  } as const;
   return {
-    getPeople(xuids, context) {
-      const logger = context.logger.child({ upstream: 'social' });
-      return inBatches(xuids, options.batchSize, async (batch) => {
-        const outcome = await postJson(upstream, {
-          path: PEOPLE_XUIDS_PATH,
-          headers: buildXblHeaders(context, { versionHeaders: VERSION_HEADERS }),
-          body: { xuids: batch },
-          signal: context.signal,
-          schema: peopleListSchema,
-          logger,
-          xuidCount: batch.length,
-        });
-        return outcome.ok ? { ok: true, value: outcome.value.people } : outcome;
-      });
-    },
+    getPeople: (xuids, context) => sendInBatches(upstream, call, xuids, context),
     close: () => upstream.close(),
   };
 }

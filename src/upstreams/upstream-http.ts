@@ -3,6 +3,9 @@ import type { Dispatcher } from 'undici';
 import type { Logger } from 'pino';
 import type { z } from 'zod';
 import type { FailureKind } from '../errors.js';
+import type { UpstreamName, Xuid } from '../xbl-vocabulary.js';
+import { buildXblHeaders } from './xbl-headers.js';
+import type { CallContext } from './xbl-headers.js';
 
 /** Why one upstream part failed: the contract's code plus the upstream status when there was one. */
 export interface PartFailure {
@@ -24,6 +27,11 @@ export interface UpstreamPoolOptions {
   readonly connections: number;
   readonly timeoutMs: number;
   readonly maxBodyBytes: number;
+}
+
+/** Options every upstream client takes: its pool's bounds and the batch size of its calls. */
+export interface UpstreamClientOptions extends UpstreamPoolOptions {
+  readonly batchSize: number;
 }
 
 /** A keep-alive pool to one upstream origin, with the base path its fixed paths hang under. */
@@ -245,4 +253,40 @@ export async function inBatches<I, R>(
   const first = failures.find((f) => f.status === 401 || f.status === 403) ?? failures[0];
   if (first) return { ok: false, failure: first };
   return { ok: true, value: outcomes.flatMap((outcome) => (outcome.ok ? outcome.value : [])) };
+}
+
+/** One fixed upstream call: where it goes, its version headers, body and answer schema. */
+export interface XblCall<T, R> {
+  readonly upstream: UpstreamName;
+  /** Fixed path under the base URL; no client query string ever reaches it. */
+  readonly path: string;
+  readonly versionHeaders: Readonly<Record<string, string>>;
+  readonly schema: z.ZodType<T>;
+  readonly batchSize: number;
+  /** The JSON body for one batch of XUIDs. */
+  toBody(batch: readonly Xuid[]): unknown;
+  /** The entries of a validated answer. */
+  pick(answer: T): readonly R[];
+}
+
+/** Sends `call` for `xuids` in concurrent batches with the request's headers and deadline. */
+export function sendInBatches<T, R>(
+  upstream: UpstreamPool,
+  call: XblCall<T, R>,
+  xuids: readonly Xuid[],
+  context: CallContext,
+): Promise<UpstreamOutcome<R[]>> {
+  const logger = context.logger.child({ upstream: call.upstream });
+  return inBatches(xuids, call.batchSize, async (batch) => {
+    const outcome = await postJson(upstream, {
+      path: call.path,
+      headers: buildXblHeaders(context, { versionHeaders: call.versionHeaders }),
+      body: call.toBody(batch),
+      signal: context.signal,
+      schema: call.schema,
+      logger,
+      xuidCount: batch.length,
+    });
+    return outcome.ok ? { ok: true, value: call.pick(outcome.value) } : outcome;
+  });
 }
