@@ -34,6 +34,11 @@ export default tseslint.config(
       'no-console': 'error',
       '@typescript-eslint/switch-exhaustiveness-check': 'error',
       '@typescript-eslint/restrict-template-expressions': ['error', { allowNumber: true }],
+    },
+  },
+  {
+    files: ['src/**'],
+    rules: {
       'no-restricted-globals': [
         'error',
         { name: 'fetch', message: 'Upstream I/O goes through the clients in src/upstreams/.' },

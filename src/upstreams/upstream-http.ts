@@ -39,6 +39,7 @@ export interface UpstreamPool {
   readonly pool: Pool;
   readonly basePath: string;
   readonly maxBodyBytes: number;
+  /** Ends every connection at once, cutting calls still running: used when the process stops. */
   close(): Promise<void>;
 }
 
@@ -62,7 +63,7 @@ export function createUpstreamPool(options: UpstreamPoolOptions): UpstreamPool {
     pool,
     basePath: url.pathname.replace(/\/+$/, ''),
     maxBodyBytes: options.maxBodyBytes,
-    close: () => pool.close(),
+    close: () => pool.destroy(),
   };
 }
 

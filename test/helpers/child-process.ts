@@ -1,0 +1,74 @@
+import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { createInterface } from 'node:readline';
+
+/** A process started by a test, with its JSON log lines collected. */
+export interface StartedProcess {
+  readonly child: ChildProcess;
+  /** Every stdout line so far, parsed when it was JSON. */
+  readonly lines: unknown[];
+  /** Resolves with the first log line whose `msg` is `message`. */
+  waitForLog(message: string, timeoutMs?: number): Promise<Record<string, unknown>>;
+  /** Resolves with the exit code once the process has ended. */
+  exited: Promise<number | null>;
+  /** Ends the process (by its PID) if it still runs. */
+  kill(): void;
+}
+
+/** Spawns `node args…` in `cwd` with `env` and follows its pino output. */
+export function startNode(
+  args: readonly string[],
+  options: { cwd: string; env: Record<string, string | undefined> },
+): StartedProcess {
+  const child = spawn(process.execPath, args, {
+    cwd: options.cwd,
+    env: options.env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const lines: unknown[] = [];
+  const waiters: { message: string; resolve: (line: Record<string, unknown>) => void }[] = [];
+  let stderr = '';
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
+  createInterface({ input: child.stdout }).on('line', (text) => {
+    let line: unknown = text;
+    try {
+      line = JSON.parse(text);
+    } catch {
+      // not a log line; keep the text
+    }
+    lines.push(line);
+    const msg = (line as { msg?: unknown } | undefined)?.msg;
+    for (const waiter of waiters.filter((w) => w.message === msg)) {
+      waiter.resolve(line as Record<string, unknown>);
+    }
+  });
+  const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+  return {
+    child,
+    lines,
+    exited,
+    waitForLog(message, timeoutMs = 20_000) {
+      const seen = lines.find((line) => (line as { msg?: unknown } | undefined)?.msg === message);
+      if (seen) return Promise.resolve(seen as Record<string, unknown>);
+      return new Promise((resolve, reject) => {
+        const timer = setTimeout(() => {
+          reject(new Error(`No '${message}' log line within ${timeoutMs} ms; stderr: ${stderr}`));
+        }, timeoutMs);
+        void exited.then((code) => {
+          clearTimeout(timer);
+          reject(new Error(`Process exited (${code}) before '${message}'; stderr: ${stderr}`));
+        });
+        waiters.push({
+          message,
+          resolve: (line) => {
+            clearTimeout(timer);
+            resolve(line);
+          },
+        });
+      });
+    },
+    kill() {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    },
+  };
+}
