@@ -1,0 +1,72 @@
+// `npm start`: the built-in simulator and the gateway together, for a first curl.
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { ConfigError, loadConfig } from './config.js';
+import { createLogger } from './http/request-logging.js';
+import { startGateway } from './start-gateway.js';
+import { createSimulatorApp } from './simulator/simulator-app.js';
+import { loadSimulatorConfig } from './simulator/simulator-config.js';
+
+/** Starts the simulator on a free loopback port, then the gateway pointed at it. */
+async function main(): Promise<void> {
+  let simulatorConfig;
+  let config;
+  try {
+    // The simulator takes its SIM_* settings from the environment, but never the gateway's port.
+    simulatorConfig = loadSimulatorConfig({ ...process.env, PORT: '0', HOST: '127.0.0.1' });
+  } catch (error) {
+    process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n`);
+    process.exit(1);
+  }
+
+  const simulator = createSimulatorApp(simulatorConfig);
+  const simulatorServer = createServer(simulator.app);
+  await new Promise<void>((resolve) => simulatorServer.listen(0, '127.0.0.1', resolve));
+  const simulatorUrl = `http://127.0.0.1:${(simulatorServer.address() as AddressInfo).port}`;
+
+  try {
+    config = loadConfig({
+      ...process.env,
+      XBL_SOCIAL_URL: simulatorUrl,
+      XBL_PROFILE_URL: simulatorUrl,
+      XBL_PRIVACY_URL: simulatorUrl,
+    });
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    process.stderr.write(`${error.message}\n`);
+    process.exit(1);
+  }
+  const logger = createLogger({ level: config.logLevel });
+  const gateway = await startGateway(config, logger);
+
+  const example = simulator.population.exampleRequest();
+  const host = ['0.0.0.0', '::'].includes(config.listen.host) ? '127.0.0.1' : config.listen.host;
+  const query = `xuids=${example.xuids.join(',')}&permissions=ViewTargetProfile,CommunicateUsingText`;
+  const rateLimit = simulatorConfig.rateLimit.isEnabled
+    ? `on, ${10 * simulatorConfig.rateLimit.scale} calls per 15 s per player and service (SIM_RATE_LIMIT=false turns it off)`
+    : 'off';
+  process.stdout.write(
+    [
+      '',
+      `Friend-card gateway on http://${host}:${gateway.port}, simulator on ${simulatorUrl}`,
+      `Simulator rate limiting: ${rateLimit}`,
+      'Try:',
+      `  curl -s -H 'Authorization: ${example.authorization}' 'http://${host}:${gateway.port}/friends-with-profiles?${query}'`,
+      '',
+    ].join('\n') + '\n',
+  );
+
+  const stop = () => {
+    simulator.close();
+    simulatorServer.closeAllConnections();
+    simulatorServer.close();
+    gateway.shutdown().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
+  };
+  process.once('SIGTERM', stop);
+  process.once('SIGINT', stop);
+}
+
+await main();
