@@ -1,6 +1,26 @@
 /** A failed part of an upstream answer, as the contract spells it (API.md §3 rule 6). */
 export type FailureKind = 'timeout' | 'unavailable' | 'bad_response' | 'throttled' | 'circuit_open';
 
+/** Every code a problem response can carry; the README's error table lists exactly these. */
+export const ERROR_CODES = [
+  'invalid_query',
+  'missing_authorization',
+  'upstream_unauthorized',
+  'upstream_forbidden',
+  'upstreams_failed',
+  'upstreams_timed_out',
+  'throttled',
+  'overloaded',
+  'not_found',
+  'method_not_allowed',
+  'uri_too_long',
+  'bad_request',
+  'internal',
+] as const;
+
+/** A stable problem code. */
+export type ErrorCode = (typeof ERROR_CODES)[number];
+
 /** One problem with one query parameter, reported in a 400's `errors` member. */
 export interface ParameterIssue {
   readonly parameter: string;
@@ -20,12 +40,12 @@ interface GatewayErrorOptions {
  */
 export class GatewayError extends Error {
   override readonly name: string = 'GatewayError';
-  readonly code: string;
+  readonly code: ErrorCode;
   readonly status: number;
   readonly title: string;
   readonly headers: Readonly<Record<string, string>>;
 
-  constructor(code: string, status: number, title: string, options: GatewayErrorOptions) {
+  constructor(code: ErrorCode, status: number, title: string, options: GatewayErrorOptions) {
     super(options.detail, { cause: options.cause });
     this.code = code;
     this.status = status;
