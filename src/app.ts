@@ -84,8 +84,8 @@ export function buildApp(deps: AppDeps): Gateway {
 
   app.use(requestId);
   app.use(requestLogging(deps.logger));
-  app.use(rejectLongUrls);
   app.use(helmet());
+  app.use(rejectLongUrls);
   app.use(
     healthRoutes({
       isDraining: () => isDraining,

@@ -92,10 +92,16 @@ export function createProfileLoader(options: ProfileLoaderOptions): ProfileLoade
         else own.set(xuid, [...(own.get(xuid) ?? []), setting]);
       }
     }
-    if (own.size > 0) {
-      const settingsUnion = [...new Set([...own.values()].flat())];
-      const shared = startFetch([...own.keys()], settingsUnion, context);
-      for (const [xuid, settings] of own) {
+    // One call per distinct set of missing settings, so no fresh pair goes upstream again.
+    const groups = new Map<string, { settings: ProfileSettingId[]; xuids: Xuid[] }>();
+    for (const [xuid, settings] of own) {
+      const group = groups.get(settings.join(','));
+      if (group) group.xuids.push(xuid);
+      else groups.set(settings.join(','), { settings, xuids: [xuid] });
+    }
+    for (const { settings, xuids } of groups.values()) {
+      const shared = startFetch(xuids, settings, context);
+      for (const xuid of xuids) {
         for (const setting of settings) byPair.set(pairKey(xuid, setting), shared);
       }
     }
@@ -140,7 +146,9 @@ export function createProfileLoader(options: ProfileLoaderOptions): ProfileLoade
           continue;
         }
         const stale = lookup.stale.get(setting);
-        if (stale !== undefined) {
+        // A rejected token fails the request (API.md §3 error table) rather than hiding behind
+        // stale data; every other failure may fall back on it.
+        if (stale !== undefined && !isCredentialRejection(outcome?.failure)) {
           values.set(setting, stale); // stale-if-error (API.md §5 rule 5)
           continue;
         }
@@ -186,6 +194,10 @@ async function settlePairs(
 /** 401/403 speak of one token and 429 of one player: they say nothing about other callers. */
 function isCallerSpecific(failure: PartFailure): boolean {
   return failure.status === 401 || failure.status === 403 || failure.status === 429;
+}
+
+function isCredentialRejection(failure: PartFailure | undefined): boolean {
+  return failure?.status === 401 || failure?.status === 403;
 }
 
 /** Resolves with the promise's value, or `undefined` once `signal` aborts, whichever is first. */

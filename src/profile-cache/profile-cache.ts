@@ -59,11 +59,11 @@ export function createProfileCache(options: ProfileCacheOptions): ProfileCache {
   }
   const now = options.now ?? (() => performance.now());
   const lifetimeMs = ttlMs + staleMs;
+  // Ages are checked against `now` here rather than with lru-cache's own TTL, whose clock is
+  // coarsened (`ttlResolution`) and treats a start time of 0 as "no TTL".
   const cache = new LRUCache<string, Entry>({
     maxSize: maxBytes,
     sizeCalculation: (entry, key) => ENTRY_OVERHEAD_BYTES + 2 * (key.length + entry.value.length),
-    perf: { now },
-    ...(lifetimeMs > 0 ? { ttl: lifetimeMs } : {}),
   });
 
   return {
@@ -73,12 +73,15 @@ export function createProfileCache(options: ProfileCacheOptions): ProfileCache {
       const missing: ProfileSettingId[] = [];
       const nowMs = now();
       for (const setting of settings) {
-        const entry = cache.get(keyOf(xuid, setting));
-        if (entry !== undefined && nowMs - entry.storedAtMs < ttlMs) {
+        const key = keyOf(xuid, setting);
+        const entry = cache.get(key);
+        const ageMs = entry === undefined ? Infinity : nowMs - entry.storedAtMs;
+        if (entry !== undefined && ageMs < ttlMs) {
           fresh.set(setting, entry.value);
           continue;
         }
-        if (entry !== undefined) stale.set(setting, entry.value);
+        if (entry !== undefined && ageMs < lifetimeMs) stale.set(setting, entry.value);
+        else if (entry !== undefined) cache.delete(key);
         missing.push(setting);
       }
       return { fresh, stale, missing };

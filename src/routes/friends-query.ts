@@ -63,18 +63,42 @@ export function createFriendsQuerySchema(options: FriendsQueryOptions) {
 /** The parsed query schema's type. */
 export type FriendsQuerySchema = ReturnType<typeof createFriendsQuerySchema>;
 
-/** Validates the query into a use-case request; throws a 400 naming each bad parameter. */
+/** `xuids[]=…` and the like: a known parameter in array shape (API.md §5 rule 8). */
+const ARRAY_SHAPED = /^(xuids|settings|permissions)\[/;
+
+/**
+ * Validates the query (as the simple query parser gives it) into a use-case request; throws a
+ * 400 naming each bad parameter.
+ */
 export function parseFriendsQuery(query: unknown, schema: FriendsQuerySchema): FriendCardsRequest {
+  const fields = (typeof query === 'object' && query !== null ? query : {}) as Record<
+    string,
+    unknown
+  >;
+  const arrayShaped = Object.keys(fields).flatMap((key) => {
+    const name = ARRAY_SHAPED.exec(key)?.[1];
+    return name === undefined
+      ? []
+      : [
+          {
+            parameter: name,
+            message: `Cannot parse ${name}: '${key.slice(0, 40)}' is not a plain parameter`,
+          },
+        ];
+  });
   const parsed = schema.safeParse(query);
-  if (!parsed.success) {
-    const issues = parsed.error.issues.map((issue): ParameterIssue => ({
+  if (!parsed.success || arrayShaped.length > 0) {
+    const issues = (parsed.error?.issues ?? []).map((issue): ParameterIssue => ({
       parameter: String(issue.path[0] ?? 'query'),
       message:
-        issue.code === 'invalid_type' && issue.path[0] === 'xuids' && issue.input === undefined
+        issue.path[0] === 'xuids' && fields.xuids === undefined
           ? 'Cannot parse xuids: the parameter is required'
           : issue.message,
     }));
-    throw new InvalidRequestError(issues);
+    throw new InvalidRequestError([
+      ...arrayShaped,
+      ...issues.filter((i) => !arrayShaped.some((a) => a.parameter === i.parameter)),
+    ]);
   }
   const { xuids, settings, permissions } = parsed.data;
   return {

@@ -1,0 +1,273 @@
+import { test, describe } from 'node:test';
+import type { TestContext } from 'node:test';
+import assert from 'node:assert/strict';
+import supertest from 'supertest';
+import type { Response } from 'supertest';
+import { PROBLEM_TYPE_PREFIX } from '../../src/http/problem-details.js';
+import type { FakeUpstreamName, Responder } from '../helpers/fake-upstreams.js';
+import { AUTHORIZATION, startTestGateway } from '../helpers/test-app.js';
+import type { TestGateway, TestGatewayOptions } from '../helpers/test-app.js';
+
+interface Problem {
+  type: string;
+  title: string;
+  status: number;
+  detail: string;
+  requestId: string;
+}
+
+/** The secret part of the default `Authorization`. */
+const TOKEN = AUTHORIZATION.slice(AUTHORIZATION.indexOf(';') + 1);
+
+const UPSTREAMS: readonly FakeUpstreamName[] = ['social', 'profile', 'privacy'];
+
+async function gatewayFor(t: TestContext, options: TestGatewayOptions = {}): Promise<TestGateway> {
+  const gw = await startTestGateway(options);
+  t.after(() => gw.close());
+  return gw;
+}
+
+function assertProblem(res: Response, status: number, code: string): Problem {
+  assert.equal(res.status, status, `status is ${status}, got ${res.status}: ${res.text}`);
+  assert.match(
+    res.headers['content-type'] ?? '',
+    /^application\/problem\+json\b/,
+    'content type is application/problem+json',
+  );
+  const body = res.body as Problem;
+  assert.equal(body.type, PROBLEM_TYPE_PREFIX + code, `type names the ${code} problem`);
+  assert.equal(typeof body.title, 'string', 'title is a string');
+  assert.ok(body.title.length > 0, 'title is not empty');
+  assert.equal(body.status, status, `status member repeats ${status}`);
+  assert.equal(typeof body.detail, 'string', 'detail is a string');
+  assert.ok(body.detail.length > 0, 'detail is not empty');
+  assert.equal(body.requestId, res.headers['x-request-id'], 'requestId matches X-Request-Id');
+  return body;
+}
+
+/** Asserts `secret` appears nowhere in the captured logs. */
+function assertNotLogged(gw: TestGateway, secret: string): void {
+  assert.ok(gw.logs.length > 0, 'the gateway logged something to check');
+  assert.ok(!gw.logText().includes(secret), `the logs never contain '${secret}'`);
+}
+
+/** Asserts the request log line shows the Authorization header redacted. */
+function assertAuthorizationRedacted(gw: TestGateway): void {
+  const logged = gw.logs.flatMap((line) => {
+    const req = line.req as { headers?: Record<string, unknown> } | undefined;
+    return req?.headers && 'authorization' in req.headers ? [req.headers.authorization] : [];
+  });
+  assert.ok(logged.length > 0, 'some log line carries the request headers');
+  for (const value of logged) {
+    assert.equal(value, '[redacted]', 'the authorization header is logged as [redacted]');
+  }
+}
+
+describe('missing or malformed Authorization', () => {
+  test('when Authorization is missing, the gateway answers 401 problem and calls no upstream', async (t) => {
+    const gw = await gatewayFor(t);
+
+    const res = await supertest(gw.app).get('/friends-with-profiles?xuids=2533274791381930');
+
+    assertProblem(res, 401, 'missing_authorization');
+    assert.equal(gw.upstreams.calls.length, 0, 'no upstream was called');
+  });
+
+  test('when Authorization is missing and the query is also bad, the gateway still calls no upstream', async (t) => {
+    const gw = await gatewayFor(t);
+
+    const res = await supertest(gw.app).get('/friends-with-profiles?xuids=0123');
+
+    assert.ok(res.status === 400 || res.status === 401, `status is 400 or 401, got ${res.status}`);
+    assert.equal(gw.upstreams.calls.length, 0, 'no upstream was called');
+  });
+
+  const malformed: { name: string; header: string }[] = [
+    { name: 'empty', header: '' },
+    { name: 'a Bearer token (Bearer x)', header: 'Bearer x' },
+    { name: 'missing the userhash (XBL3.0 x=;tok)', header: 'XBL3.0 x=;tok' },
+    { name: 'missing the token and separator (XBL3.0 x=hash)', header: 'XBL3.0 x=hash' },
+    { name: 'missing the token (XBL3.0 x=hash;)', header: 'XBL3.0 x=hash;' },
+    { name: 'a lower-case scheme (xbl3.0 x=hash;tok)', header: 'xbl3.0 x=hash;tok' },
+    { name: 'a different scheme version (XBL2.0 x=hash;tok)', header: 'XBL2.0 x=hash;tok' },
+    { name: 'two spaces after the scheme', header: 'XBL3.0  x=hash;tok' },
+    { name: 'no space after the scheme', header: 'XBL3.0x=hash;tok' },
+    { name: 'a space after x=', header: 'XBL3.0 x= hash;tok' },
+    { name: 'a space after the semicolon', header: 'XBL3.0 x=hash; tok' },
+    { name: 'a space inside the token', header: 'XBL3.0 x=hash;tok en' },
+    { name: 'another claim name (y=hash;tok)', header: 'XBL3.0 y=hash;tok' },
+    { name: 'only the scheme', header: 'XBL3.0' },
+  ];
+
+  for (const { name, header } of malformed) {
+    test(`when Authorization is ${name}, the gateway answers 401 problem and calls no upstream`, async (t) => {
+      const gw = await gatewayFor(t);
+
+      const res = await gw.getCards('xuids=2533274791381930', header);
+
+      assertProblem(res, 401, 'missing_authorization');
+      assert.equal(gw.upstreams.calls.length, 0, 'no upstream was called');
+    });
+  }
+});
+
+describe('forwarding Authorization', () => {
+  test('when Authorization is valid, it is forwarded verbatim to all three upstreams', async (t) => {
+    const gw = await gatewayFor(t);
+    const authorization = 'XBL3.0 x=10293847561029384756;eyJ0eXAi.a-b_c~d+e/f=.g!h*i';
+
+    const res = await gw.getCards('xuids=2533274791381930', authorization);
+
+    assert.equal(res.status, 200, `status is 200, got ${res.status}: ${res.text}`);
+    const calls = gw.upstreams.calls;
+    assert.deepEqual(
+      calls.map((call) => call.upstream).sort(),
+      ['privacy', 'profile', 'social'],
+      'each of the three upstreams is called once',
+    );
+    for (const call of calls) {
+      assert.equal(
+        call.headers.authorization,
+        authorization,
+        `${call.upstream} receives the caller's Authorization byte for byte`,
+      );
+    }
+  });
+
+  test('when two callers ask in turn, each upstream call carries the Authorization of its own caller', async (t) => {
+    const gw = await gatewayFor(t);
+    const other = 'XBL3.0 x=9912345678901;eyJhbGciOiJSUzI1NiJ9.second.sig';
+
+    await gw.getCards('xuids=1');
+    const firstCount = gw.upstreams.calls.length;
+    await gw.getCards('xuids=2', other);
+
+    const first = gw.upstreams.calls.slice(0, firstCount);
+    const second = gw.upstreams.calls.slice(firstCount);
+    assert.ok(first.length > 0 && second.length > 0, 'both requests reached upstreams');
+    for (const call of first) {
+      assert.equal(
+        call.headers.authorization,
+        AUTHORIZATION,
+        'first caller calls carry its header',
+      );
+    }
+    for (const call of second) {
+      assert.equal(call.headers.authorization, other, 'second caller calls carry its header');
+    }
+  });
+});
+
+describe('the token never reaches the logs', () => {
+  test('when a request succeeds, the logs hold no token and show authorization redacted', async (t) => {
+    const gw = await gatewayFor(t);
+
+    const res = await gw.getCards('xuids=2533274791381930,2533274792986770');
+
+    assert.equal(res.status, 200, `status is 200, got ${res.status}`);
+    assertNotLogged(gw, TOKEN);
+    assertAuthorizationRedacted(gw);
+    assert.ok(!res.text.includes(TOKEN), 'the response body holds no token');
+  });
+
+  test('when Authorization is malformed, the 401 logs and body hold no part of the header', async (t) => {
+    const gw = await gatewayFor(t);
+    const secret = 'sup3r-s3cret-bearer-value';
+
+    const res = await gw.getCards('xuids=1', `Bearer ${secret}`);
+
+    assertProblem(res, 401, 'missing_authorization');
+    assertNotLogged(gw, secret);
+    assertAuthorizationRedacted(gw);
+    assert.ok(!res.text.includes(secret), 'the 401 body does not echo the header');
+  });
+
+  test('when an XBL3.0 header is malformed only by its spacing, the 401 logs hold no token', async (t) => {
+    const gw = await gatewayFor(t);
+    const secret = 'eyJhbGciOiJSUzI1NiJ9.spaced-token';
+
+    const res = await gw.getCards('xuids=1', `XBL3.0 x=hash; ${secret}`);
+
+    assertProblem(res, 401, 'missing_authorization');
+    assertNotLogged(gw, secret);
+  });
+
+  test('when every upstream fails and echoes the token in its body, neither the logs nor the response hold the token', async (t) => {
+    const echoToken: Responder = (call) => ({
+      status: 500,
+      body: { error: 'boom', authorization: call.headers.authorization },
+    });
+    const gw = await gatewayFor(t, {
+      responders: { social: echoToken, profile: echoToken, privacy: echoToken },
+    });
+
+    const res = await gw.getCards('xuids=2533274791381930');
+
+    assert.ok(res.status >= 500, `the gateway answers 5xx, got ${res.status}`);
+    assert.ok(gw.upstreams.calls.length >= 3, 'every upstream was called');
+    assertNotLogged(gw, TOKEN);
+    assertAuthorizationRedacted(gw);
+    assert.ok(!res.text.includes(TOKEN), 'the error body holds no token');
+    assert.ok(!res.text.includes('boom'), 'the error body holds no upstream body');
+  });
+
+  test('when one upstream resets the connection and another answers 503, the logs hold no token', async (t) => {
+    const gw = await gatewayFor(t, {
+      responders: { social: () => ({ reset: true }), privacy: () => ({ status: 503 }) },
+    });
+
+    const res = await gw.getCards('xuids=2533274791381930');
+
+    assert.ok(res.status === 200 || res.status >= 500, `the gateway answers, got ${res.status}`);
+    assertNotLogged(gw, TOKEN);
+    assertAuthorizationRedacted(gw);
+  });
+
+  test('when an upstream rejects the token with 401, the logs hold no token', async (t) => {
+    const gw = await gatewayFor(t, { responders: { profile: () => ({ status: 401 }) } });
+
+    const res = await gw.getCards('xuids=2533274791381930');
+
+    assert.equal(res.status, 401, `status is 401, got ${res.status}`);
+    assertNotLogged(gw, TOKEN);
+    assertAuthorizationRedacted(gw);
+  });
+});
+
+describe('an upstream rejects the token', () => {
+  for (const upstream of UPSTREAMS) {
+    for (const [status, code] of [
+      [401, 'upstream_unauthorized'],
+      [403, 'upstream_forbidden'],
+    ] as const) {
+      test(`when ${upstream} answers ${status}, the gateway answers ${status} as a problem without the upstream body or token`, async (t) => {
+        const gw = await gatewayFor(t, {
+          responders: {
+            [upstream]: () => ({ status, body: { code: 'upstream-secret-detail' } }),
+          },
+        });
+
+        const res = await gw.getCards('xuids=2533274791381930');
+
+        assertProblem(res, status, code);
+        assert.equal(
+          gw.upstreams.callsTo(upstream).length,
+          1,
+          `${upstream} was called once, not retried`,
+        );
+        assert.ok(!res.text.includes('upstream-secret-detail'), 'no upstream body in the problem');
+        assert.ok(!res.text.includes(TOKEN), 'no token in the problem');
+      });
+    }
+  }
+
+  test('when one upstream answers 403 and the others succeed, the gateway still answers 403', async (t) => {
+    const gw = await gatewayFor(t, { responders: { privacy: () => ({ status: 403 }) } });
+
+    const res = await gw.getCards('xuids=1,2');
+
+    assertProblem(res, 403, 'upstream_forbidden');
+    assert.equal(gw.upstreams.callsTo('social').length, 1, 'social was called');
+    assert.equal(gw.upstreams.callsTo('profile').length, 1, 'profile was called');
+  });
+});

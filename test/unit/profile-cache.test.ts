@@ -1,0 +1,350 @@
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createProfileCache } from '../../src/profile-cache/profile-cache.js';
+import type { ProfileCacheOptions } from '../../src/profile-cache/profile-cache.js';
+import type { ProfileSettingId } from '../../src/xbl-vocabulary.js';
+
+const TTL_MS = 60_000;
+const STALE_MS = 600_000;
+/** The fake clock starts far from zero, as `performance.now()` does in a running process. */
+const START_MS = 1_000_000;
+
+const XUID = '2533274791381930';
+const OTHER_XUID = '2533274792986770';
+
+/** A settable clock for the cache under test. */
+interface FakeClock {
+  now(): number;
+  set(ms: number): void;
+}
+
+function createClock(startMs = START_MS): FakeClock {
+  let nowMs = startMs;
+  return {
+    now: () => nowMs,
+    set: (ms) => {
+      nowMs = ms;
+    },
+  };
+}
+
+function createCache(clock: FakeClock, options: Partial<ProfileCacheOptions> = {}) {
+  return createProfileCache({
+    ttlMs: TTL_MS,
+    staleMs: STALE_MS,
+    maxBytes: 1_000_000,
+    now: () => clock.now(),
+    ...options,
+  });
+}
+
+function values(entries: Record<string, string>): Map<ProfileSettingId, string> {
+  return new Map(Object.entries(entries) as [ProfileSettingId, string][]);
+}
+
+/** XUIDs that are valid and distinct: a fixed base plus `index`. */
+function xuidAt(index: number): string {
+  return String(2533274800000000n + BigInt(index));
+}
+
+describe('createProfileCache classification', () => {
+  test('when nothing was stored, every asked setting is missing and nothing is fresh or stale', () => {
+    const cache = createCache(createClock());
+
+    const lookup = cache.lookup(XUID, ['Gamertag', 'Gamerscore']);
+
+    assert.deepEqual(lookup.missing, ['Gamertag', 'Gamerscore'], 'both settings should be missing');
+    assert.equal(lookup.fresh.size, 0, 'nothing should be fresh in an empty cache');
+    assert.equal(lookup.stale.size, 0, 'nothing should be stale in an empty cache');
+  });
+
+  test('when a setting was just stored, it is fresh with its value and not missing', () => {
+    const cache = createCache(createClock());
+    cache.store(XUID, values({ Gamertag: 'CracklierJewel9' }));
+
+    const lookup = cache.lookup(XUID, ['Gamertag']);
+
+    assert.equal(
+      lookup.fresh.get('Gamertag'),
+      'CracklierJewel9',
+      'the stored value should be fresh',
+    );
+    assert.deepEqual(lookup.missing, [], 'a fresh setting should not be missing');
+    assert.equal(lookup.stale.size, 0, 'a fresh setting should not be stale');
+  });
+
+  test('when only some asked settings were stored, each setting is classified on its own', () => {
+    const cache = createCache(createClock());
+    cache.store(XUID, values({ Gamertag: 'CracklierJewel9', Gamerscore: '1200' }));
+
+    const lookup = cache.lookup(XUID, ['Gamertag', 'Bio', 'Gamerscore', 'Location']);
+
+    assert.deepEqual(
+      [...lookup.fresh.entries()],
+      [
+        ['Gamertag', 'CracklierJewel9'],
+        ['Gamerscore', '1200'],
+      ],
+      'the two stored settings should be fresh, in asked order',
+    );
+    assert.deepEqual(
+      lookup.missing,
+      ['Bio', 'Location'],
+      'only the unstored settings should be missing',
+    );
+  });
+
+  test('when a setting is stored for one XUID, another XUID still misses it', () => {
+    const cache = createCache(createClock());
+    cache.store(XUID, values({ Gamertag: 'CracklierJewel9' }));
+
+    const lookup = cache.lookup(OTHER_XUID, ['Gamertag']);
+
+    assert.deepEqual(lookup.missing, ['Gamertag'], 'entries should be keyed per XUID');
+    assert.equal(lookup.fresh.size, 0, 'no value of another XUID should be returned');
+  });
+
+  test('when a setting is stored again, the new value replaces the old one', () => {
+    const cache = createCache(createClock());
+    cache.store(XUID, values({ Gamertag: 'OldTag' }));
+
+    cache.store(XUID, values({ Gamertag: 'NewTag' }));
+
+    assert.equal(
+      cache.lookup(XUID, ['Gamertag']).fresh.get('Gamertag'),
+      'NewTag',
+      'the latest stored value should win',
+    );
+    assert.equal(cache.size().entries, 1, 'storing the same pair twice should keep one entry');
+  });
+});
+
+describe('createProfileCache TTL and stale window', () => {
+  test('when one millisecond of the TTL is left, the setting is still fresh', () => {
+    const clock = createClock();
+    const cache = createCache(clock);
+    cache.store(XUID, values({ Gamertag: 'CracklierJewel9' }));
+
+    clock.set(START_MS + TTL_MS - 1);
+    const lookup = cache.lookup(XUID, ['Gamertag']);
+
+    assert.equal(lookup.fresh.get('Gamertag'), 'CracklierJewel9', 'the setting should be fresh');
+    assert.deepEqual(lookup.missing, [], 'a fresh setting should not be fetched');
+  });
+
+  test('when the TTL has just passed, the setting is stale: kept as a fallback and missing', () => {
+    const clock = createClock();
+    const cache = createCache(clock);
+    cache.store(XUID, values({ Gamertag: 'CracklierJewel9' }));
+
+    clock.set(START_MS + TTL_MS);
+    const lookup = cache.lookup(XUID, ['Gamertag']);
+
+    assert.equal(lookup.fresh.size, 0, 'a setting at its TTL should no longer be fresh');
+    assert.equal(lookup.stale.get('Gamertag'), 'CracklierJewel9', 'the old value should be stale');
+    assert.deepEqual(lookup.missing, ['Gamertag'], 'a stale setting should be fetched anew');
+  });
+
+  test('when the stale window is about to end, the value is still kept as a fallback', () => {
+    const clock = createClock();
+    const cache = createCache(clock);
+    cache.store(XUID, values({ Gamertag: 'CracklierJewel9' }));
+
+    clock.set(START_MS + TTL_MS + STALE_MS - 1);
+    const lookup = cache.lookup(XUID, ['Gamertag']);
+
+    assert.equal(
+      lookup.stale.get('Gamertag'),
+      'CracklierJewel9',
+      'the value should still be stale',
+    );
+    assert.deepEqual(lookup.missing, ['Gamertag'], 'the stale setting should be missing');
+  });
+
+  test('when the stale window has passed, the value is gone: missing and not stale', () => {
+    const clock = createClock();
+    const cache = createCache(clock);
+    cache.store(XUID, values({ Gamertag: 'CracklierJewel9' }));
+    // A lookup before the clock moves is what every request does; the clock then jumps at once.
+    assert.equal(
+      cache.lookup(XUID, ['Gamertag']).fresh.size,
+      1,
+      'precondition: the setting should be fresh right after storing',
+    );
+
+    clock.set(START_MS + TTL_MS + STALE_MS + 1);
+    const lookup = cache.lookup(XUID, ['Gamertag']);
+
+    assert.equal(lookup.stale.size, 0, 'a value past TTL + stale window should not be served');
+    assert.equal(lookup.fresh.size, 0, 'a value past TTL + stale window should not be fresh');
+    assert.deepEqual(lookup.missing, ['Gamertag'], 'the setting should be missing');
+  });
+
+  test('when the injected clock starts at zero, a value still leaves after the stale window', async () => {
+    const clock = createClock(0);
+    const cache = createCache(clock);
+    cache.store(XUID, values({ Gamertag: 'CracklierJewel9' }));
+
+    clock.set(TTL_MS + STALE_MS + 1);
+    // Let any internal clock debounce lapse, so only the clock's value can decide.
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    const lookup = cache.lookup(XUID, ['Gamertag']);
+
+    assert.equal(lookup.stale.size, 0, 'a value stored at clock 0 should expire like any other');
+    assert.deepEqual(lookup.missing, ['Gamertag'], 'the setting should be missing');
+  });
+
+  test('when a stale setting is stored again, it is fresh for a whole new TTL', () => {
+    const clock = createClock();
+    const cache = createCache(clock);
+    cache.store(XUID, values({ Gamertag: 'OldTag' }));
+    clock.set(START_MS + TTL_MS + 10);
+
+    cache.store(XUID, values({ Gamertag: 'NewTag' }));
+    clock.set(START_MS + TTL_MS + 10 + TTL_MS - 1);
+    const lookup = cache.lookup(XUID, ['Gamertag']);
+
+    assert.equal(lookup.fresh.get('Gamertag'), 'NewTag', 'the re-stored value should be fresh');
+    assert.deepEqual(lookup.missing, [], 'nothing should be missing');
+  });
+
+  test('when the TTL is zero but a stale window is set, stored values are stale at once', () => {
+    const clock = createClock();
+    const cache = createCache(clock, { ttlMs: 0, staleMs: 1000 });
+    cache.store(XUID, values({ Gamertag: 'CracklierJewel9' }));
+
+    const lookup = cache.lookup(XUID, ['Gamertag']);
+
+    assert.equal(lookup.fresh.size, 0, 'with a zero TTL nothing should ever be fresh');
+    assert.equal(lookup.stale.get('Gamertag'), 'CracklierJewel9', 'the value should be a fallback');
+  });
+
+  test('when TTL and stale window are both zero, nothing is kept', () => {
+    const cache = createCache(createClock(), { ttlMs: 0, staleMs: 0 });
+
+    cache.store(XUID, values({ Gamertag: 'CracklierJewel9' }));
+
+    assert.equal(cache.size().entries, 0, 'a cache with no lifetime should store nothing');
+    assert.deepEqual(cache.lookup(XUID, ['Gamertag']).missing, ['Gamertag'], 'it should miss');
+  });
+});
+
+describe('createProfileCache bounds', () => {
+  for (const maxBytes of [0, -1, 1.5, Number.NaN, Number.POSITIVE_INFINITY]) {
+    test(`when maxBytes is ${maxBytes}, creating the cache throws a TypeError naming maxBytes`, () => {
+      const create = () => createCache(createClock(), { maxBytes });
+
+      assert.throws(
+        create,
+        (error: unknown) => error instanceof TypeError && /maxBytes/.test(error.message),
+        'an unbounded or invalid byte bound should be refused at construction',
+      );
+    });
+  }
+
+  test('when the TTL is negative, creating the cache throws a TypeError', () => {
+    const create = () => createCache(createClock(), { ttlMs: -1 });
+
+    assert.throws(create, TypeError, 'a negative TTL should be refused at construction');
+  });
+
+  test('when the cache is new, its size is zero entries and zero bytes', () => {
+    const cache = createCache(createClock());
+
+    const size = cache.size();
+
+    assert.deepEqual(size, { entries: 0, bytes: 0 }, 'an empty cache should report zero size');
+  });
+
+  test('when settings are stored, entries count each (XUID, setting) pair and bytes grow', () => {
+    const cache = createCache(createClock());
+
+    cache.store(XUID, values({ Gamertag: 'CracklierJewel9' }));
+    const afterOne = cache.size();
+    cache.store(XUID, values({ Gamerscore: '1200', Bio: 'x'.repeat(200) }));
+    const afterThree = cache.size();
+
+    assert.equal(afterOne.entries, 1, 'one stored setting should be one entry');
+    assert.equal(afterThree.entries, 3, 'three stored settings should be three entries');
+    const storedChars = `${XUID}:Gamertag`.length + 'CracklierJewel9'.length;
+    assert.ok(
+      afterOne.bytes >= storedChars,
+      `bytes (${afterOne.bytes}) should count at least the ${storedChars} characters stored`,
+    );
+    assert.ok(
+      afterThree.bytes - afterOne.bytes >= 200,
+      'a 200-character value should add at least 200 bytes',
+    );
+  });
+
+  test('when the cache is cleared, its size returns to zero and lookups miss', () => {
+    const cache = createCache(createClock());
+    cache.store(XUID, values({ Gamertag: 'CracklierJewel9', Gamerscore: '1200' }));
+
+    cache.clear();
+
+    assert.deepEqual(cache.size(), { entries: 0, bytes: 0 }, 'a cleared cache should be empty');
+    assert.deepEqual(cache.lookup(XUID, ['Gamertag']).missing, ['Gamertag'], 'it should miss');
+  });
+
+  test('when far more is stored than the byte bound allows, the bound holds and the oldest go first', () => {
+    const maxBytes = 2048;
+    const cache = createCache(createClock(), { maxBytes });
+
+    for (let index = 0; index < 100; index += 1) {
+      cache.store(xuidAt(index), values({ Gamertag: `Gamer number ${index}` }));
+    }
+    const size = cache.size();
+
+    assert.ok(size.bytes <= maxBytes, `bytes (${size.bytes}) should stay within ${maxBytes}`);
+    assert.ok(size.entries > 0, 'the cache should still hold the most recent entries');
+    assert.ok(size.entries < 100, 'some entries should have been evicted');
+    assert.equal(
+      cache.lookup(xuidAt(99), ['Gamertag']).fresh.get('Gamertag'),
+      'Gamer number 99',
+      'the most recently stored entry should be kept',
+    );
+    assert.deepEqual(
+      cache.lookup(xuidAt(0), ['Gamertag']).missing,
+      ['Gamertag'],
+      'the first stored entry should have been evicted',
+    );
+  });
+
+  test('when an entry was looked up recently, eviction takes a less recently used one first', () => {
+    const cache = createCache(createClock(), { maxBytes: 1024 });
+    cache.store(xuidAt(0), values({ Gamertag: 'First' }));
+    cache.store(xuidAt(1), values({ Gamertag: 'Second' }));
+
+    for (let index = 2; index < 22; index += 1) {
+      cache.lookup(xuidAt(0), ['Gamertag']);
+      cache.store(xuidAt(index), values({ Gamertag: `Filler ${index}` }));
+    }
+
+    assert.ok(cache.size().entries < 22, 'precondition: twenty fillers should force evictions');
+    assert.deepEqual(
+      cache.lookup(xuidAt(1), ['Gamertag']).missing,
+      ['Gamertag'],
+      'the entry never looked up should have been evicted',
+    );
+    assert.equal(
+      cache.lookup(xuidAt(0), ['Gamertag']).fresh.get('Gamertag'),
+      'First',
+      'the entry looked up before every store should have been kept',
+    );
+  });
+
+  test('when one value alone is larger than the byte bound, it is not stored and the bound holds', () => {
+    const maxBytes = 1024;
+    const cache = createCache(createClock(), { maxBytes });
+
+    cache.store(XUID, values({ Bio: 'x'.repeat(4096) }));
+
+    assert.ok(cache.size().bytes <= maxBytes, 'the byte bound should hold');
+    assert.deepEqual(
+      cache.lookup(XUID, ['Bio']).missing,
+      ['Bio'],
+      'the oversized value should miss',
+    );
+  });
+});
