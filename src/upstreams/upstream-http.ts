@@ -178,7 +178,9 @@ class BodyTooLargeError extends Error {
 async function readCapped(response: Dispatcher.ResponseData, maxBytes: number): Promise<string> {
   const declared = Number(response.headers['content-length']);
   if (Number.isFinite(declared) && declared > maxBytes) {
-    response.body.destroy();
+    // Destroying an unread body makes undici emit 'error' on the next tick; without a listener
+    // that would crash the process (API.md §5 rule 7).
+    response.body.on('error', () => undefined).destroy();
     throw new BodyTooLargeError(`Upstream body of ${declared} bytes exceeds ${maxBytes}`);
   }
   const chunks: Buffer[] = [];
@@ -230,10 +232,26 @@ export function parseRetryAfter(
   const value = Array.isArray(header) ? header[0] : header;
   if (value === undefined) return undefined;
   const trimmed = value.trim();
-  if (/^\d+$/.test(trimmed)) return Math.max(1, Number(trimmed));
+  if (/^\d+$/.test(trimmed)) return clampRetryAfter(Number(trimmed));
+  // Only the HTTP-date forms of RFC 9110 §5.6.7: Date.parse alone accepts almost any text.
+  if (!HTTP_DATE_FORMS.some((form) => form.test(trimmed))) return undefined;
   const dateMs = Date.parse(trimmed);
   if (Number.isNaN(dateMs)) return undefined;
-  return Math.max(1, Math.ceil((dateMs - nowMs) / 1000));
+  return clampRetryAfter(Math.ceil((dateMs - nowMs) / 1000));
+}
+
+/** IMF-fixdate, then the obsolete RFC 850 and asctime forms. */
+const HTTP_DATE_FORMS = [
+  /^[A-Z][a-z]{2}, \d{2} [A-Z][a-z]{2} \d{4} \d{2}:\d{2}:\d{2} GMT$/,
+  /^[A-Z][a-z]+, \d{2}-[A-Z][a-z]{2}-\d{2} \d{2}:\d{2}:\d{2} GMT$/,
+  /^[A-Z][a-z]{2} [A-Z][a-z]{2} [ \d]\d \d{2}:\d{2}:\d{2} \d{4}$/,
+];
+
+/** The longest wait honoured: the sustain window of Xbox Live's rate limits (UPSTREAMS.md). */
+const MAX_RETRY_AFTER_SECONDS = 300;
+
+function clampRetryAfter(seconds: number): number {
+  return Math.min(MAX_RETRY_AFTER_SECONDS, Math.max(1, seconds));
 }
 
 /**
