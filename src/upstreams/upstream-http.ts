@@ -157,11 +157,11 @@ async function send<T>(
   try {
     json = JSON.parse(text);
   } catch (error) {
-    return result(failed({ kind: 'bad_response', status: statusCode, cause: error }));
+    return result(failed({ kind: 'bad_response', cause: error }));
   }
   const parsed = request.schema.safeParse(json);
   if (!parsed.success) {
-    return result(failed({ kind: 'bad_response', status: statusCode, cause: parsed.error }));
+    return result(failed({ kind: 'bad_response', cause: parsed.error }));
   }
   return result({ ok: true, value: parsed.data });
 }
