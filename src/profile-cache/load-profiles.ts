@@ -139,10 +139,10 @@ export function createProfileLoader(options: ProfileLoaderOptions): ProfileLoade
         }
         const outcome = outcomes.get(pairKey(xuid, setting));
         if (outcome?.ok) {
+          // A user absent from the answer is unknown to the profile service: no profile.
           const user = outcome.value.get(xuid);
-          if (user === undefined)
-            isComplete = false; // unknown to the profile service
-          else values.set(setting, user.get(setting) ?? null);
+          if (user) values.set(setting, user.get(setting) ?? null);
+          else isComplete = false;
           continue;
         }
         const stale = lookup.stale.get(setting);
@@ -153,7 +153,10 @@ export function createProfileLoader(options: ProfileLoaderOptions): ProfileLoade
           continue;
         }
         isComplete = false;
-        failure ??= outcome?.failure ?? DEADLINE_PASSED;
+        // Keep a token rejection over other failures: it decides the whole answer.
+        if (!failure || isCredentialRejection(outcome?.failure)) {
+          failure = outcome?.failure ?? DEADLINE_PASSED;
+        }
       }
       if (isComplete) profiles.set(xuid, values);
     }
