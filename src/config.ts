@@ -1,20 +1,14 @@
-import { readFileSync } from 'node:fs';
 import { z } from 'zod';
+import {
+  deepFreeze,
+  LOG_LEVELS,
+  parseSettings,
+  readDefaults as readDefaultsFile,
+  wholeNumber,
+} from './settings.js';
 
 /** Where the defaults of every setting live: `config/defaults.json`, beside `src/` and `dist/`. */
 export const DEFAULTS_PATH = new URL('../config/defaults.json', import.meta.url);
-
-const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
-
-/** A whole number written in decimal, within bounds. */
-function wholeNumber(min: number, max: number) {
-  return z
-    .string()
-    .trim()
-    .regex(/^\d+$/, 'must be a whole number')
-    .transform(Number)
-    .pipe(z.number().int().min(min).max(max));
-}
 
 /** An http(s) base URL; a trailing slash is dropped so paths can be appended. */
 function baseUrl() {
@@ -109,8 +103,7 @@ export class ConfigError extends Error {
 
 /** Reads `config/defaults.json` as strings, the form the environment gives values in. */
 export function readDefaults(path: URL = DEFAULTS_PATH): Record<string, string> {
-  const raw = JSON.parse(readFileSync(path, 'utf8')) as Record<string, unknown>;
-  return Object.fromEntries(Object.entries(raw).map(([key, value]) => [key, String(value)]));
+  return readDefaultsFile(path);
 }
 
 /**
@@ -121,23 +114,10 @@ export function loadConfig(
   env: Readonly<Record<string, string | undefined>>,
   defaults: Record<string, string> = readDefaults(),
 ): Config {
-  const input: Record<string, string | undefined> = {};
-  for (const name of Object.keys(settingsSchema.shape)) {
-    const fromEnv = env[name];
-    input[name] = fromEnv === undefined || fromEnv === '' ? defaults[name] : fromEnv;
-  }
-  const parsed = settingsSchema.safeParse(input);
-  if (!parsed.success) {
-    const lines = parsed.error.issues.map((issue) => {
-      const name = String(issue.path[0] ?? 'configuration');
-      const given = input[name];
-      return given === undefined
-        ? `${name} is required`
-        : `${name} ${issue.message} (got '${given}')`;
-    });
-    throw new ConfigError(`Cannot start: ${lines.join('; ')}`);
-  }
-  return deepFreeze(toConfig(parsed.data));
+  const settings = parseSettings(settingsSchema, { env, defaults }, (message) => {
+    return new ConfigError(`Cannot start: ${message}`);
+  });
+  return deepFreeze(toConfig(settings));
 }
 
 function toConfig(s: Settings): Config {
@@ -165,11 +145,4 @@ function toConfig(s: Settings): Config {
     },
     server: { headersTimeoutMs: s.HEADERS_TIMEOUT_MS, shutdownGraceMs: s.SHUTDOWN_GRACE_MS },
   };
-}
-
-function deepFreeze<T extends object>(value: T): T {
-  for (const child of Object.values(value)) {
-    if (typeof child === 'object' && child !== null) deepFreeze(child as object);
-  }
-  return Object.freeze(value);
 }

@@ -1,24 +1,13 @@
-import { readFileSync } from 'node:fs';
 import { z } from 'zod';
+import { deepFreeze, LOG_LEVELS, parseSettings, readDefaults, wholeNumber } from '../settings.js';
 import type { FaultOptions } from './faults.js';
 import { MAX_POPULATION_SIZE, MIN_POPULATION_SIZE } from './population.js';
 
 /** Where the simulator's defaults live; the same relative URL works from `src/` and `dist/`. */
 export const SIMULATOR_DEFAULTS_PATH = new URL('../../config/simulator.json', import.meta.url);
 
-const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 const TRUE_WORDS = new Set(['true', 'on', '1', 'yes']);
 const ONE_HOUR_MS = 3_600_000;
-
-/** A whole number written in decimal, within bounds. */
-function wholeNumber(min: number, max: number) {
-  return z
-    .string()
-    .trim()
-    .regex(/^\d+$/, 'must be a whole number')
-    .transform(Number)
-    .pipe(z.number().int().min(min, `must be at least ${min}`).max(max, `must be at most ${max}`));
-}
 
 /** A decimal number from 0 to 1, such as 0.05. */
 function rate() {
@@ -110,8 +99,7 @@ export class SimulatorConfigError extends Error {
 
 /** Reads `config/simulator.json` as strings, the form the environment gives values in. */
 export function readSimulatorDefaults(path: URL = SIMULATOR_DEFAULTS_PATH): Record<string, string> {
-  const raw = JSON.parse(readFileSync(path, 'utf8')) as Record<string, unknown>;
-  return Object.fromEntries(Object.entries(raw).map(([key, value]) => [key, String(value)]));
+  return readDefaults(path);
 }
 
 /**
@@ -122,23 +110,10 @@ export function loadSimulatorConfig(
   env: Readonly<Record<string, string | undefined>>,
   defaults: Readonly<Record<string, string>> = readSimulatorDefaults(),
 ): SimulatorConfig {
-  const input: Record<string, string | undefined> = {};
-  for (const name of Object.keys(simulatorSettingsSchema.shape)) {
-    const fromEnv = env[name];
-    input[name] = fromEnv === undefined || fromEnv === '' ? defaults[name] : fromEnv;
-  }
-  const parsed = simulatorSettingsSchema.safeParse(input);
-  if (!parsed.success) {
-    const lines = parsed.error.issues.map((issue) => {
-      const name = String(issue.path[0] ?? 'configuration');
-      const given = input[name];
-      return given === undefined
-        ? `${name} is required`
-        : `${name} ${issue.message} (got '${given}')`;
-    });
-    throw new SimulatorConfigError(`Cannot start simulator: ${lines.join('; ')}`);
-  }
-  return deepFreeze(toSimulatorConfig(parsed.data));
+  const settings = parseSettings(simulatorSettingsSchema, { env, defaults }, (message) => {
+    return new SimulatorConfigError(`Cannot start simulator: ${message}`);
+  });
+  return deepFreeze(toSimulatorConfig(settings));
 }
 
 function toSimulatorConfig(s: Settings): SimulatorConfig {
@@ -157,11 +132,4 @@ function toSimulatorConfig(s: Settings): SimulatorConfig {
     },
     rateLimit: { isEnabled: s.SIM_RATE_LIMIT, scale: s.SIM_RATE_LIMIT_SCALE },
   };
-}
-
-function deepFreeze<T extends object>(value: T): T {
-  for (const child of Object.values(value)) {
-    if (typeof child === 'object' && child !== null) deepFreeze(child as object);
-  }
-  return Object.freeze(value);
 }
