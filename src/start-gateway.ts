@@ -20,7 +20,14 @@ export interface RunningGateway {
 /** Builds and starts the gateway for `config`; `server.ts` and `start-local.ts` call it. */
 export async function startGateway(config: Config, logger: Logger): Promise<RunningGateway> {
   const gateway = buildApp(createDeps(config, logger));
-  const server = createServer({ maxHeaderSize: MAX_HEADER_BYTES }, gateway.app);
+  const server = createServer(
+    {
+      maxHeaderSize: MAX_HEADER_BYTES,
+      // Node checks headersTimeout only this often (30 s by default): check at least every second.
+      connectionsCheckingInterval: Math.min(1000, config.server.headersTimeoutMs),
+    },
+    gateway.app,
+  );
   server.headersTimeout = config.server.headersTimeoutMs;
   server.requestTimeout = config.server.headersTimeoutMs + config.requests.deadlineMs;
   await new Promise<void>((resolve, reject) => {
