@@ -15,6 +15,7 @@ import type {
   FriendCardsRequest,
   FriendCardsResult,
   PartError,
+  ProfileStatus,
   Relationship,
 } from './friend-card.js';
 
@@ -47,15 +48,10 @@ export function mergeCards(request: FriendCardsRequest, outcomes: CardOutcomes):
   const cards = request.xuids.map((xuid): FriendCard => {
     const results = answers?.get(xuid);
     const values = profile.profiles.get(xuid);
-    const isAllowed = results?.[viewIndex]?.isAllowed;
-    const profileStatus =
-      isAllowed === undefined
-        ? 'unavailable'
-        : !isAllowed
-          ? 'denied'
-          : values
-            ? 'ok'
-            : 'unavailable';
+    const profileStatus = decideProfileStatus(
+      results?.[viewIndex]?.isAllowed,
+      values !== undefined,
+    );
     return {
       xuid,
       relationship: people ? (people.get(xuid) ?? NOT_IN_PEOPLE) : null,
@@ -111,6 +107,13 @@ export function findRequestFailure(outcomes: CardOutcomes): GatewayError | undef
     );
   }
   return new AllUpstreamsFailedError(failures.map((failure): FailureKind => failure.kind));
+}
+
+/** Privacy fails closed: no answer means no profile, and only `isAllowed: true` shows one. */
+function decideProfileStatus(isAllowed: boolean | undefined, hasProfile: boolean): ProfileStatus {
+  if (isAllowed === undefined) return 'unavailable';
+  if (!isAllowed) return 'denied';
+  return hasProfile ? 'ok' : 'unavailable';
 }
 
 function partError(upstream: UpstreamName, failure: PartFailure): PartError {
