@@ -13,12 +13,16 @@ import { createProfileLoader } from './profile-cache/load-profiles.js';
 import type { ProfileLoader } from './profile-cache/load-profiles.js';
 import { friendsWithProfilesRoutes } from './routes/friends-with-profiles.js';
 import { healthRoutes } from './routes/health.js';
+import { createCallerThrottle } from './upstreams/caller-throttle.js';
 import { createPrivacyClient } from './upstreams/privacy-client.js';
 import type { PrivacyClient } from './upstreams/privacy-client.js';
 import { createProfileClient } from './upstreams/profile-client.js';
 import type { ProfileClient } from './upstreams/profile-client.js';
 import { createSocialClient } from './upstreams/social-client.js';
 import type { SocialClient } from './upstreams/social-client.js';
+
+/** Most (upstream, caller) pairs remembered as throttled; the oldest are forgotten first. */
+const MAX_THROTTLED_CALLERS = 100_000;
 
 /** API.md §5 rule 8: a longer URL gets 414 before anything else runs. */
 const MAX_URL_BYTES = 8192;
@@ -36,7 +40,7 @@ export interface AppDeps {
 
 /** Options of `createDeps` that tests override. */
 export interface CreateDepsOptions {
-  /** Clock of the profile cache, in milliseconds. */
+  /** Clock of the profile cache and the throttle memory, in milliseconds. */
   readonly now?: () => number;
 }
 
@@ -52,6 +56,7 @@ export function createDeps(
     timeoutMs: upstreams.timeoutMs,
     maxBodyBytes: upstreams.maxBodyBytes,
     batchSize: upstreams.batchSize,
+    throttle: createCallerThrottle({ maxCallers: MAX_THROTTLED_CALLERS, now: options.now }),
   };
   const social = createSocialClient({ ...poolOptions, baseUrl: upstreams.socialUrl });
   const profile = createProfileClient({ ...poolOptions, baseUrl: upstreams.profileUrl });

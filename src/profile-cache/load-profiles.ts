@@ -194,9 +194,9 @@ async function settlePairs(
   return retry;
 }
 
-/** 401/403 speak of one token and 429 of one player: they say nothing about other callers. */
+/** 401/403 speak of one token and throttling of one player: nothing about other callers. */
 function isCallerSpecific(failure: PartFailure): boolean {
-  return failure.status === 401 || failure.status === 403 || failure.status === 429;
+  return isCredentialRejection(failure) || failure.kind === 'throttled';
 }
 
 function isCredentialRejection(failure: PartFailure | undefined): boolean {

@@ -5,6 +5,7 @@ import { OverloadedError } from '../errors.js';
 import { getFriendCards } from '../friend-cards/get-friend-cards.js';
 import type { FriendCardsDeps } from '../friend-cards/get-friend-cards.js';
 import { parseCallerCredentials } from '../http/caller-credentials.js';
+import type { CallerCredentials } from '../http/caller-credentials.js';
 import { methodNotAllowed } from '../http/method-not-allowed.js';
 import { requestIdOf } from '../http/request-id.js';
 import { resolveTraceContext } from '../http/trace-context.js';
@@ -35,7 +36,7 @@ export function friendsWithProfilesRoutes(deps: FriendsRouteDeps): Router {
     res.once('close', () => {
       inFlight -= 1;
     });
-    const context = createCallContext(req, res, credentials.authorization, deadlineMs);
+    const context = createCallContext(req, res, credentials, deadlineMs);
     const result = await getFriendCards(request, context, deps.friendCards);
     res.set('Cache-Control', 'private, no-store').json(result);
   }
@@ -52,7 +53,7 @@ export function friendsWithProfilesRoutes(deps: FriendsRouteDeps): Router {
 function createCallContext(
   req: Request,
   res: Response,
-  authorization: string,
+  credentials: CallerCredentials,
   deadlineMs: number,
 ): CallContext {
   const hangUp = new AbortController();
@@ -60,7 +61,8 @@ function createCallContext(
     if (!res.writableFinished) hangUp.abort();
   });
   return {
-    authorization,
+    authorization: credentials.authorization,
+    callerId: credentials.userHash,
     requestId: requestIdOf(res),
     trace: resolveTraceContext(req.headers.traceparent, req.headers.tracestate),
     signal: AbortSignal.any([AbortSignal.timeout(deadlineMs), hangUp.signal]),

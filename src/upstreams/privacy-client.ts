@@ -52,6 +52,7 @@ export function createPrivacyClient(options: UpstreamClientOptions): PrivacyClie
         versionHeaders: { 'x-requestedserviceversion': '1', 'x-xbl-contract-version': '1' },
         schema: validateResponseSchema,
         batchSize: options.batchSize,
+        throttle: options.throttle,
         toBody: (batch: readonly Xuid[]) => ({
           users: batch.map((xuid) => ({ xuid })),
           permissions,

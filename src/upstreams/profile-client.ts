@@ -38,6 +38,7 @@ export function createProfileClient(options: UpstreamClientOptions): ProfileClie
         versionHeaders: { 'x-xbl-contract-version': '2' },
         schema: profileBatchSchema,
         batchSize: options.batchSize,
+        throttle: options.throttle,
         toBody: (batch: readonly Xuid[]) => ({ userIds: batch, settings }),
         pick: (answer: z.infer<typeof profileBatchSchema>) => answer.profileUsers,
       } as const;

@@ -34,6 +34,7 @@ export function createSocialClient(options: UpstreamClientOptions): SocialClient
     versionHeaders: { 'x-xbl-contract-version': '2' },
     schema: peopleListSchema,
     batchSize: options.batchSize,
+    throttle: options.throttle,
     toBody: (batch: readonly Xuid[]) => ({ xuids: batch }),
     pick: (answer: z.infer<typeof peopleListSchema>) => answer.people,
   } as const;

@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import type { z } from 'zod';
 import type { FailureKind } from '../errors.js';
 import type { UpstreamName, Xuid } from '../xbl-vocabulary.js';
+import type { CallerThrottle } from './caller-throttle.js';
 import { buildXblHeaders } from './xbl-headers.js';
 import type { CallContext } from './xbl-headers.js';
 
@@ -29,9 +30,10 @@ export interface UpstreamPoolOptions {
   readonly maxBodyBytes: number;
 }
 
-/** Options every upstream client takes: its pool's bounds and the batch size of its calls. */
+/** Options every upstream client takes: pool bounds, batch size, the shared throttle memory. */
 export interface UpstreamClientOptions extends UpstreamPoolOptions {
   readonly batchSize: number;
+  readonly throttle: CallerThrottle;
 }
 
 /** A keep-alive pool to one upstream origin, with the base path its fixed paths hang under. */
@@ -282,21 +284,30 @@ export interface XblCall<T, R> {
   readonly versionHeaders: Readonly<Record<string, string>>;
   readonly schema: z.ZodType<T>;
   readonly batchSize: number;
+  readonly throttle: CallerThrottle;
   /** The JSON body for one batch of XUIDs. */
   toBody(batch: readonly Xuid[]): unknown;
   /** The entries of a validated answer. */
   pick(answer: T): readonly R[];
 }
 
-/** Sends `call` for `xuids` in concurrent batches with the request's headers and deadline. */
-export function sendInBatches<T, R>(
+/**
+ * Sends `call` for `xuids` in concurrent batches with the request's headers and deadline. A
+ * caller this upstream throttled is not sent until its `Retry-After` has passed.
+ */
+export async function sendInBatches<T, R>(
   upstream: UpstreamPool,
   call: XblCall<T, R>,
   xuids: readonly Xuid[],
   context: CallContext,
 ): Promise<UpstreamOutcome<R[]>> {
   const logger = context.logger.child({ upstream: call.upstream });
-  return inBatches(xuids, call.batchSize, async (batch) => {
+  const waitSeconds = call.throttle.remainingSeconds(call.upstream, context.callerId);
+  if (waitSeconds > 0) {
+    logger.debug({ retryAfterSeconds: waitSeconds }, 'upstream call held back: caller throttled');
+    return { ok: false, failure: { kind: 'throttled', retryAfterSeconds: waitSeconds } };
+  }
+  const outcome = await inBatches(xuids, call.batchSize, async (batch) => {
     const outcome = await postJson(upstream, {
       path: call.path,
       headers: buildXblHeaders(context, { versionHeaders: call.versionHeaders }),
@@ -308,4 +319,8 @@ export function sendInBatches<T, R>(
     });
     return outcome.ok ? { ok: true, value: call.pick(outcome.value) } : outcome;
   });
+  if (!outcome.ok && outcome.failure.kind === 'throttled') {
+    call.throttle.record(call.upstream, context.callerId, outcome.failure.retryAfterSeconds ?? 1);
+  }
+  return outcome;
 }

@@ -15,6 +15,8 @@ export interface TraceContext {
 export interface CallContext {
   /** The caller's `Authorization`, forwarded verbatim and never logged. */
   readonly authorization: string;
+  /** The player behind the token (the userhash), for per-caller limits; not a secret. */
+  readonly callerId: string;
   readonly requestId: string;
   readonly trace: TraceContext;
   /** Aborts when the request deadline passes. */
