@@ -1,3 +1,5 @@
+import { mulberry32 } from './random.js';
+
 /** The three simulated upstream services, as `UPSTREAMS.md` names them. */
 export const SERVICE_NAMES = ['social', 'profile', 'privacy'] as const;
 
@@ -100,16 +102,4 @@ function checkRate(name: string, value: number): void {
   if (!(value >= 0 && value <= 1)) {
     throw new TypeError(`Cannot create faults: ${name} must be from 0 to 1 (got ${value})`);
   }
-}
-
-/** mulberry32: a small, fast seeded PRNG with uniform output in [0, 1). */
-function mulberry32(seed: number): () => number {
-  let state = seed >>> 0;
-  return function next() {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
 }

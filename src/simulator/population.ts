@@ -1,3 +1,5 @@
+import { mulberry32 } from './random.js';
+
 /** Profile setting ids the profile service knows (`UPSTREAMS.md` §1). */
 export const PROFILE_SETTING_IDS = [
   'GameDisplayName',
@@ -544,18 +546,6 @@ function createBoundedCache<V>(maxEntries: number) {
       entries.set(key, value);
       return value;
     },
-  };
-}
-
-/** mulberry32: a small, fast seeded PRNG with uniform output in [0, 1). */
-function mulberry32(seed: number): () => number {
-  let state = seed >>> 0;
-  return function next() {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
   };
 }
 
