@@ -9,6 +9,9 @@ import type { Config } from './config.js';
 /** API.md §5 rule 8: a request head over 16 KiB gets 431. */
 const MAX_HEADER_BYTES = 16_384;
 
+/** How often draining closes connections that have gone idle. */
+const IDLE_SWEEP_MS = 50;
+
 /** A listening gateway and the way to stop it. */
 export interface RunningGateway {
   readonly server: Server;
@@ -47,7 +50,12 @@ async function drain(server: Server, gateway: Gateway, config: Config, logger: L
       resolve();
     }),
   );
+  // A keep-alive connection goes idle once its last request is answered; close such
+  // connections as they appear instead of waiting for the client to hang up.
   server.closeIdleConnections();
+  const sweep = setInterval(() => {
+    server.closeIdleConnections();
+  }, IDLE_SWEEP_MS);
   const grace = new Promise<'timeout'>((resolve) =>
     setTimeout(resolve, config.server.shutdownGraceMs, 'timeout').unref(),
   );
@@ -55,6 +63,7 @@ async function drain(server: Server, gateway: Gateway, config: Config, logger: L
     logger.warn('grace period over: closing remaining connections');
     server.closeAllConnections();
   }
+  clearInterval(sweep);
   await gateway.close();
   logger.info('stopped');
 }
