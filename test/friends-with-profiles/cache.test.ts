@@ -1,22 +1,27 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { FriendCardsResult } from '../../src/friend-cards/friend-card.js';
+import { asCardsResult, sampleProfile } from '../helpers/assertions.js';
 import {
   allProfiles,
   allowEverything,
   denyProfileTo,
   sampleSetting,
 } from '../helpers/fake-upstreams.js';
-import type { FakeResponse, RecordedCall, Responder } from '../helpers/fake-upstreams.js';
+import type {
+  FakeResponse,
+  ProfileBody,
+  RecordedCall,
+  Responder,
+} from '../helpers/fake-upstreams.js';
 import {
   AUTHORIZATION,
+  DEFAULT_SETTINGS,
   OTHER_AUTHORIZATION,
   XUIDS,
   startTestGateway,
 } from '../helpers/test-app.js';
 
 const [X1, X2, X3] = XUIDS;
-const DEFAULT_SETTINGS = ['GameDisplayName', 'GameDisplayPicRaw', 'Gamerscore', 'Gamertag'];
 const TTL_MS = 60_000;
 const STALE_MS = 600_000;
 /** Far from zero, as `performance.now()` is in a running process. */
@@ -27,11 +32,6 @@ const CACHE_ENV = {
   PROFILE_CACHE_TTL_MS: String(TTL_MS),
   PROFILE_CACHE_STALE_MS: String(STALE_MS),
 };
-
-interface ProfileBody {
-  readonly userIds: string[];
-  readonly settings: string[];
-}
 
 /** A settable clock for the gateway's profile cache. */
 function createClock() {
@@ -57,15 +57,6 @@ function askedPairs(calls: readonly RecordedCall[]): string[] {
       return userIds.flatMap((xuid) => settings.map((setting) => `${xuid}:${setting}`));
     })
     .sort();
-}
-
-function cardsOf(body: unknown): FriendCardsResult {
-  return body as FriendCardsResult;
-}
-
-/** The expected profile of `xuid` under the default profile responder. */
-function sampleProfile(xuid: string, settings: readonly string[] = DEFAULT_SETTINGS) {
-  return Object.fromEntries(settings.map((setting) => [setting, sampleSetting(xuid, setting)]));
 }
 
 /** Profile responder whose values carry a version, so a refetch is visible in the answer. */
@@ -105,7 +96,7 @@ describe('profile cache: what goes upstream', () => {
       2,
       'privacy answers should never be cached',
     );
-    const body = cardsOf(second.body);
+    const body = asCardsResult(second.body);
     assert.deepEqual(
       body.cards.map((card) => card.profile),
       [sampleProfile(X1), sampleProfile(X2)],
@@ -132,7 +123,7 @@ describe('profile cache: what goes upstream', () => {
       'no second profile call should be made',
     );
     assert.deepEqual(
-      cardsOf(response.body).cards.map((card) => card.profile),
+      asCardsResult(response.body).cards.map((card) => card.profile),
       [sampleProfile(X3, ['Gamertag']), sampleProfile(X1, ['Gamertag'])],
       'each card should hold exactly the asked setting from cache',
     );
@@ -155,7 +146,7 @@ describe('profile cache: what goes upstream', () => {
       'only the settings not cached yet should be asked',
     );
     assert.deepEqual(
-      cardsOf(response.body).cards.map((card) => card.profile),
+      asCardsResult(response.body).cards.map((card) => card.profile),
       [
         sampleProfile(X1, ['Gamertag', 'Gamerscore', 'Bio']),
         sampleProfile(X2, ['Gamertag', 'Gamerscore', 'Bio']),
@@ -185,7 +176,7 @@ describe('profile cache: what goes upstream', () => {
       'settings should be the asked ones',
     );
     assert.deepEqual(
-      cardsOf(response.body).cards.map((card) => card.profileStatus),
+      asCardsResult(response.body).cards.map((card) => card.profileStatus),
       ['ok', 'ok', 'ok'],
       'every card should have its profile',
     );
@@ -227,7 +218,7 @@ describe('profile cache: what goes upstream', () => {
 
     const second = await gw.getCards(query);
 
-    const firstCard = cardsOf(first.body).cards[0];
+    const firstCard = asCardsResult(first.body).cards[0];
     assert.equal(
       firstCard?.profileStatus,
       'ok',
@@ -251,7 +242,7 @@ describe('profile cache: what goes upstream', () => {
       'only the omitted setting should be asked',
     );
     assert.deepEqual(
-      cardsOf(second.body).cards.map((card) => card.profile),
+      asCardsResult(second.body).cards.map((card) => card.profile),
       [
         { Gamertag: sampleSetting(X1, 'Gamertag'), Bio: null },
         { Gamertag: sampleSetting(X2, 'Gamertag'), Bio: sampleSetting(X2, 'Bio') },
@@ -293,12 +284,12 @@ describe('profile cache: what goes upstream', () => {
       'the unasked setting should not have been cached',
     );
     assert.deepEqual(
-      cardsOf(unaskedXuid.body).cards[0]?.profile,
+      asCardsResult(unaskedXuid.body).cards[0]?.profile,
       { Gamertag: sampleSetting(X3, 'Gamertag') },
       'the profile should come from the fresh answer, not the slipped-in data',
     );
     assert.deepEqual(
-      cardsOf(unaskedSetting.body).cards[0]?.profile,
+      asCardsResult(unaskedSetting.body).cards[0]?.profile,
       { Bio: sampleSetting(X1, 'Bio') },
       'the setting should come from the fresh answer, not the slipped-in data',
     );
@@ -324,7 +315,7 @@ describe('profile cache: TTL and stale-if-error', () => {
     const afterTtl = await gw.getCards(`xuids=${X1}&settings=Gamertag`);
 
     assert.deepEqual(
-      cardsOf(beforeTtl.body).cards[0]?.profile,
+      asCardsResult(beforeTtl.body).cards[0]?.profile,
       { Gamertag: 'Gamertag v1' },
       'just before the TTL the cached value should be served',
     );
@@ -334,7 +325,7 @@ describe('profile cache: TTL and stale-if-error', () => {
       'only the request after the TTL should refetch',
     );
     assert.deepEqual(
-      cardsOf(afterTtl.body).cards[0]?.profile,
+      asCardsResult(afterTtl.body).cards[0]?.profile,
       { Gamertag: 'Gamertag v2' },
       'after the TTL the new upstream value should be served',
     );
@@ -359,7 +350,7 @@ describe('profile cache: TTL and stale-if-error', () => {
       'only the XUID past its TTL should be asked',
     );
     assert.deepEqual(
-      cardsOf(response.body).cards.map((card) => card.profileStatus),
+      asCardsResult(response.body).cards.map((card) => card.profileStatus),
       ['ok', 'ok'],
       'both cards should have profiles',
     );
@@ -391,7 +382,7 @@ describe('profile cache: TTL and stale-if-error', () => {
         2,
         'the stale profiles should be fetched anew first',
       );
-      const body = cardsOf(response.body);
+      const body = asCardsResult(response.body);
       assert.deepEqual(
         body.cards.map((card) => card.profileStatus),
         ['ok', 'ok'],
@@ -420,7 +411,7 @@ describe('profile cache: TTL and stale-if-error', () => {
     clock.advanceTo(START_MS + TTL_MS + 1);
     const withinWindow = await gw.getCards(`xuids=${X1}`);
     assert.equal(
-      cardsOf(withinWindow.body).cards[0]?.profileStatus,
+      asCardsResult(withinWindow.body).cards[0]?.profileStatus,
       'ok',
       'precondition: within the stale window the stale value should be served',
     );
@@ -433,7 +424,7 @@ describe('profile cache: TTL and stale-if-error', () => {
       200,
       'social and privacy still answered, so the request succeeds',
     );
-    const body = cardsOf(response.body);
+    const body = asCardsResult(response.body);
     assert.equal(body.cards[0]?.profileStatus, 'unavailable', 'no trustworthy profile is left');
     assert.equal(body.cards[0].profile, null, 'the expired value should not be served');
     assert.equal(body.partial, true, 'a missing profile part should make the answer partial');
@@ -455,7 +446,7 @@ describe('profile cache: privacy is per caller', () => {
     t.after(() => gw.close());
     const first = await gw.getCards(`xuids=${X1},${X2}`, AUTHORIZATION);
     assert.deepEqual(
-      cardsOf(first.body).cards.map((card) => card.profileStatus),
+      asCardsResult(first.body).cards.map((card) => card.profileStatus),
       ['ok', 'ok'],
       'precondition: the first caller sees both profiles',
     );
@@ -474,7 +465,7 @@ describe('profile cache: privacy is per caller', () => {
       OTHER_AUTHORIZATION,
       "the privacy check should run under the second caller's token",
     );
-    const [denied, allowed] = cardsOf(second.body).cards;
+    const [denied, allowed] = asCardsResult(second.body).cards;
     assert.equal(denied?.profileStatus, 'denied', 'privacy said no to the second caller');
     assert.equal(denied.profile, null, 'a cached profile should not leak past a denial');
     assert.equal(allowed?.profileStatus, 'ok', 'the allowed XUID should be served from cache');
@@ -491,7 +482,7 @@ describe('profile cache: privacy is per caller', () => {
     const second = await gw.getCards(`xuids=${X1}`, OTHER_AUTHORIZATION);
 
     assert.equal(second.status, 200, 'social and profile still answered, so the request succeeds');
-    const body = cardsOf(second.body);
+    const body = asCardsResult(second.body);
     assert.equal(body.cards[0]?.profileStatus, 'unavailable', 'privacy fails closed');
     assert.equal(body.cards[0].profile, null, 'no privacy answer means no profile, cached or not');
     assert.equal(body.partial, true, 'the missing privacy part should make the answer partial');
@@ -511,7 +502,7 @@ describe('profile cache: byte bound', () => {
 
     assert.equal(response.status, 200, 'the request should succeed');
     assert.ok(
-      cardsOf(response.body).cards.every((card) => card.profileStatus === 'ok'),
+      asCardsResult(response.body).cards.every((card) => card.profileStatus === 'ok'),
       'every card should have its profile even though the cache cannot hold them all',
     );
     const size = gw.deps.cache.size();

@@ -3,9 +3,14 @@ import assert from 'node:assert/strict';
 import { createServer, request as httpRequest } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import supertest from 'supertest';
-import type { FriendCardsResult } from '../../src/friend-cards/friend-card.js';
-import { allProfiles, emptyPeople, sampleSetting } from '../helpers/fake-upstreams.js';
-import type { FakeResponse, RecordedCall, Responder } from '../helpers/fake-upstreams.js';
+import { asCardsResult, sampleProfile } from '../helpers/assertions.js';
+import { allProfiles, emptyPeople } from '../helpers/fake-upstreams.js';
+import type {
+  FakeResponse,
+  ProfileBody,
+  RecordedCall,
+  Responder,
+} from '../helpers/fake-upstreams.js';
 import {
   AUTHORIZATION,
   OTHER_AUTHORIZATION,
@@ -15,12 +20,6 @@ import {
 import type { TestGateway } from '../helpers/test-app.js';
 
 const [X1, X2, X3] = XUIDS;
-const DEFAULT_SETTINGS = ['GameDisplayName', 'GameDisplayPicRaw', 'Gamerscore', 'Gamertag'];
-
-interface ProfileBody {
-  readonly userIds: string[];
-  readonly settings: string[];
-}
 
 /** A promise with its resolver, to hold an upstream answer or wait for an event. */
 function createSignal<T = void>() {
@@ -48,16 +47,6 @@ function profileHeldUntil(release: Promise<void>, arrived?: () => void): Respond
     await release;
     return allProfiles(call);
   };
-}
-
-function cardsOf(body: unknown): FriendCardsResult {
-  return body as FriendCardsResult;
-}
-
-function sampleProfile(xuid: string) {
-  return Object.fromEntries(
-    DEFAULT_SETTINGS.map((setting) => [setting, sampleSetting(xuid, setting)]),
-  );
 }
 
 function userIdsOf(call: RecordedCall | undefined): string[] {
@@ -97,11 +86,15 @@ describe('in-flight coalescing of profile fetches', () => {
     for (const [index, response] of responses.entries()) {
       assert.equal(response.status, 200, `request ${index} should succeed`);
       assert.deepEqual(
-        cardsOf(response.body).cards.map((card) => card.profile),
+        asCardsResult(response.body).cards.map((card) => card.profile),
         [sampleProfile(X1), sampleProfile(X2)],
         `request ${index} should get both profiles from the shared fetch`,
       );
-      assert.equal(cardsOf(response.body).partial, false, `request ${index} should not be partial`);
+      assert.equal(
+        asCardsResult(response.body).partial,
+        false,
+        `request ${index} should not be partial`,
+      );
     }
     assert.equal(
       gw.deps.profiles.inFlightCount(),
@@ -137,12 +130,12 @@ describe('in-flight coalescing of profile fetches', () => {
       'each XUID should go upstream exactly once',
     );
     assert.deepEqual(
-      cardsOf(first.body).cards.map((card) => card.profile),
+      asCardsResult(first.body).cards.map((card) => card.profile),
       [sampleProfile(X1), sampleProfile(X2)],
       'the first request should get both profiles',
     );
     assert.deepEqual(
-      cardsOf(second.body).cards.map((card) => card.profile),
+      asCardsResult(second.body).cards.map((card) => card.profile),
       [sampleProfile(X2), sampleProfile(X3)],
       'the second request should get both profiles',
     );
@@ -210,12 +203,12 @@ describe('in-flight coalescing of profile fetches', () => {
 
     assert.equal(response.status, 200, 'the waiting request should succeed');
     assert.deepEqual(
-      cardsOf(response.body).cards.map((card) => card.profileStatus),
+      asCardsResult(response.body).cards.map((card) => card.profileStatus),
       ['ok', 'ok'],
       'the waiting request should get the profiles of the shared fetch',
     );
     assert.deepEqual(
-      cardsOf(response.body).cards.map((card) => card.profile),
+      asCardsResult(response.body).cards.map((card) => card.profile),
       [sampleProfile(X1), sampleProfile(X2)],
       'the profiles should be the upstream values',
     );
@@ -252,7 +245,7 @@ describe('in-flight coalescing of profile fetches', () => {
     });
 
     assert.equal(first.status, 200, 'caller A still has social and privacy, so A gets 200');
-    const firstBody = cardsOf(first.body);
+    const firstBody = asCardsResult(first.body);
     assert.deepEqual(
       firstBody.errors,
       [{ upstream: 'profile', code: 'throttled', status: 429 }],
@@ -265,7 +258,7 @@ describe('in-flight coalescing of profile fetches', () => {
       'caller A should get no profiles',
     );
     assert.equal(second.status, 200, 'caller B should succeed');
-    assert.deepEqual(cardsOf(second.body).errors, [], 'caller B should not be throttled');
+    assert.deepEqual(asCardsResult(second.body).errors, [], 'caller B should not be throttled');
     assertRetriedForSecondCaller(gw, second.body);
   });
 
@@ -296,7 +289,7 @@ describe('in-flight coalescing of profile fetches', () => {
     );
     for (const [index, response] of responses.entries()) {
       assert.deepEqual(
-        cardsOf(response.body).errors,
+        asCardsResult(response.body).errors,
         [{ upstream: 'profile', code: 'timeout' }],
         `request ${index} should report the profile part as timed out`,
       );
@@ -347,11 +340,11 @@ async function shareFetchThenAnswer(
 
 function assertRetriedForSecondCaller(gw: TestGateway, body: unknown): void {
   assert.deepEqual(
-    cardsOf(body).cards.map((card) => card.profile),
+    asCardsResult(body).cards.map((card) => card.profile),
     [sampleProfile(X1), sampleProfile(X2)],
     'caller B should get both profiles',
   );
-  assert.equal(cardsOf(body).partial, false, "caller B's answer should be complete");
+  assert.equal(asCardsResult(body).partial, false, "caller B's answer should be complete");
   const calls = gw.upstreams.callsTo('profile');
   assert.equal(calls.length, 2, "A's shared call plus B's retry should make two profile calls");
   assert.equal(

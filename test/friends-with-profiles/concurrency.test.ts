@@ -1,6 +1,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { FriendCardsResult } from '../../src/friend-cards/friend-card.js';
+import { asCardsResult } from '../helpers/assertions.js';
 import {
   allProfiles,
   allowEverything,
@@ -24,10 +25,6 @@ const FIVE_XUIDS = Array.from({ length: 5 }, (_, index) =>
 
 /** A deadline short enough that a barrier that never opens fails the test quickly. */
 const SHORT_DEADLINE_MS = '500';
-
-function cardsOf(body: unknown): FriendCardsResult {
-  return body as FriendCardsResult;
-}
 
 /** The XUIDs one recorded call carries, whatever the upstream's body shape. */
 function xuidsOf(call: RecordedCall): string[] {
@@ -71,7 +68,7 @@ describe('concurrency of the upstream calls', () => {
       `all three upstream calls should be in flight together; only ${barrier.arrived} arrived before the deadline, so the calls ran one after another`,
     );
     assert.equal(response.status, 200, 'with all three calls in flight the request should succeed');
-    const body = cardsOf(response.body);
+    const body = asCardsResult(response.body);
     assert.equal(body.partial, false, 'no part should have timed out waiting on another');
     assert.deepEqual(body.errors, [], 'no upstream error should be listed');
     assert.equal(body.cards[0]?.profileStatus, 'ok', 'the card should have its profile');
@@ -95,7 +92,7 @@ describe('concurrency of the upstream calls', () => {
     const elapsedMs = performance.now() - startedAt;
 
     assert.equal(response.status, 200, 'the request should succeed');
-    assert.equal(cardsOf(response.body).partial, false, 'every part should have answered');
+    assert.equal(asCardsResult(response.body).partial, false, 'every part should have answered');
     assert.ok(
       elapsedMs >= 140,
       `the request (${Math.round(elapsedMs)} ms) should wait for the delay`,
@@ -128,7 +125,7 @@ describe('batching of long XUID lists', () => {
         `${upstream} batches should cover every XUID exactly once`,
       );
     }
-    const body = cardsOf(response.body);
+    const body = asCardsResult(response.body);
     assert.deepEqual(
       body.cards.map((card) => card.xuid),
       FIVE_XUIDS,
@@ -156,7 +153,7 @@ describe('batching of long XUID lists', () => {
       `all 9 batches should be in flight together; only ${barrier.arrived} arrived before the deadline`,
     );
     assert.equal(response.status, 200, 'the request should succeed');
-    assert.equal(cardsOf(response.body).partial, false, 'no batch should have timed out');
+    assert.equal(asCardsResult(response.body).partial, false, 'no batch should have timed out');
   });
 
   const failingBatch: {
@@ -215,7 +212,7 @@ describe('batching of long XUID lists', () => {
         3,
         `all three ${upstream} batches should be sent`,
       );
-      const body = cardsOf(response.body);
+      const body = asCardsResult(response.body);
       assert.equal(body.partial, true, 'a failed batch should make the answer partial');
       assert.deepEqual(
         body.errors,

@@ -1,49 +1,15 @@
 import { test, describe } from 'node:test';
-import type { TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import supertest from 'supertest';
-import type { Response } from 'supertest';
-import { PROBLEM_TYPE_PREFIX } from '../../src/http/problem-details.js';
+import { assertProblem } from '../helpers/assertions.js';
 import type { FakeUpstreamName, Responder } from '../helpers/fake-upstreams.js';
-import { AUTHORIZATION, startTestGateway } from '../helpers/test-app.js';
-import type { TestGateway, TestGatewayOptions } from '../helpers/test-app.js';
-
-interface Problem {
-  type: string;
-  title: string;
-  status: number;
-  detail: string;
-  requestId: string;
-}
+import { AUTHORIZATION, gatewayFor } from '../helpers/test-app.js';
+import type { TestGateway } from '../helpers/test-app.js';
 
 /** The secret part of the default `Authorization`. */
 const TOKEN = AUTHORIZATION.slice(AUTHORIZATION.indexOf(';') + 1);
 
 const UPSTREAMS: readonly FakeUpstreamName[] = ['social', 'profile', 'privacy'];
-
-async function gatewayFor(t: TestContext, options: TestGatewayOptions = {}): Promise<TestGateway> {
-  const gw = await startTestGateway(options);
-  t.after(() => gw.close());
-  return gw;
-}
-
-function assertProblem(res: Response, status: number, code: string): Problem {
-  assert.equal(res.status, status, `status is ${status}, got ${res.status}: ${res.text}`);
-  assert.match(
-    res.headers['content-type'] ?? '',
-    /^application\/problem\+json\b/,
-    'content type is application/problem+json',
-  );
-  const body = res.body as Problem;
-  assert.equal(body.type, PROBLEM_TYPE_PREFIX + code, `type names the ${code} problem`);
-  assert.equal(typeof body.title, 'string', 'title is a string');
-  assert.ok(body.title.length > 0, 'title is not empty');
-  assert.equal(body.status, status, `status member repeats ${status}`);
-  assert.equal(typeof body.detail, 'string', 'detail is a string');
-  assert.ok(body.detail.length > 0, 'detail is not empty');
-  assert.equal(body.requestId, res.headers['x-request-id'], 'requestId matches X-Request-Id');
-  return body;
-}
 
 /** Asserts `secret` appears nowhere in the captured logs. */
 function assertNotLogged(gw: TestGateway, secret: string): void {

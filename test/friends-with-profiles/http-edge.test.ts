@@ -1,24 +1,16 @@
 import { test, describe } from 'node:test';
-import type { TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import supertest from 'supertest';
 import type { Response } from 'supertest';
 import { buildApp, createDeps } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
-import { PROBLEM_TYPE_PREFIX } from '../../src/http/problem-details.js';
 import { createLogger } from '../../src/http/request-logging.js';
+import { assertProblem } from '../helpers/assertions.js';
+import type { Problem } from '../helpers/assertions.js';
 import { startFakeUpstreams } from '../helpers/fake-upstreams.js';
 import type { RecordedCall } from '../helpers/fake-upstreams.js';
-import { AUTHORIZATION, startTestGateway } from '../helpers/test-app.js';
+import { AUTHORIZATION, gatewayFor } from '../helpers/test-app.js';
 import type { TestGateway } from '../helpers/test-app.js';
-
-interface Problem {
-  type: string;
-  title: string;
-  status: number;
-  detail: string;
-  requestId: string;
-}
 
 const FIXED_PATHS = {
   social: '/users/me/people/xuids',
@@ -32,28 +24,6 @@ const CLIENT_PARENT_ID = '00f067aa0ba902b7';
 const CLIENT_TRACEPARENT = `00-${CLIENT_TRACE_ID}-${CLIENT_PARENT_ID}-01`;
 const TRACEPARENT = /^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/;
 const VALID_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
-
-async function gatewayFor(t: TestContext): Promise<TestGateway> {
-  const gw = await startTestGateway();
-  t.after(() => gw.close());
-  return gw;
-}
-
-function assertProblem(res: Response, status: number, code: string): Problem {
-  assert.equal(res.status, status, `status is ${status}, got ${res.status}: ${res.text}`);
-  assert.match(
-    res.headers['content-type'] ?? '',
-    /^application\/problem\+json\b/,
-    'content type is application/problem+json',
-  );
-  const body = res.body as Problem;
-  assert.equal(body.type, PROBLEM_TYPE_PREFIX + code, `type names the ${code} problem`);
-  assert.ok(typeof body.title === 'string' && body.title.length > 0, 'title is a non-empty string');
-  assert.equal(body.status, status, `status member repeats ${status}`);
-  assert.ok(typeof body.detail === 'string' && body.detail.length > 0, 'detail is set');
-  assert.equal(body.requestId, res.headers['x-request-id'], 'requestId matches X-Request-Id');
-  return body;
-}
 
 function traceparentOf(call: RecordedCall): { traceId: string; parentId: string; flags: string } {
   const value = call.headers.traceparent;

@@ -5,14 +5,17 @@ import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import type { Response } from 'supertest';
 import type { FailureKind } from '../../src/errors.js';
+import type { FriendCard, Relationship } from '../../src/friend-cards/friend-card.js';
+import { cardOf, cardsOf, sampleProfile } from '../helpers/assertions.js';
+import { allProfiles, allowEverything } from '../helpers/fake-upstreams.js';
 import type {
-  FriendCard,
-  FriendCardsResult,
-  Relationship,
-} from '../../src/friend-cards/friend-card.js';
-import { allProfiles, allowEverything, sampleSetting } from '../helpers/fake-upstreams.js';
-import type { FakeUpstreamName, Responder } from '../helpers/fake-upstreams.js';
-import { OTHER_AUTHORIZATION, startTestGateway, XUIDS } from '../helpers/test-app.js';
+  FakeUpstreamName,
+  PrivacyBody,
+  ProfileBody,
+  Responder,
+  SocialBody,
+} from '../helpers/fake-upstreams.js';
+import { gatewayFor, OTHER_AUTHORIZATION, XUIDS } from '../helpers/test-app.js';
 import type { TestGateway, TestGatewayOptions } from '../helpers/test-app.js';
 
 /** Where the recorded Xbox Live answers live (read in place, never copied). */
@@ -20,7 +23,6 @@ const RECORDED_DIR = new URL('../fixtures/recorded/', import.meta.url);
 
 const [FAVORITE_XUID, STRANGER_XUID, BIG_XUID] = XUIDS;
 const ALL_XUIDS_QUERY = `xuids=${XUIDS.join(',')}`;
-const DEFAULT_SETTINGS = ['GameDisplayName', 'GameDisplayPicRaw', 'Gamerscore', 'Gamertag'];
 const SMALL_DEADLINE_MS = 300;
 const UPSTREAMS: readonly FakeUpstreamName[] = ['social', 'profile', 'privacy'];
 
@@ -43,21 +45,9 @@ const BIG_XUID_RELATIONSHIP: Relationship = {
   socialNetworks: [],
 };
 
-interface PeopleBody {
-  xuids: string[];
-}
-interface ProfileBody {
-  userIds: string[];
-  settings: string[];
-}
-interface PrivacyBody {
-  users: { xuid: string }[];
-  permissions: string[];
-}
-
 /** Social: the favourite (every member given) and the big XUID (optional members left out). */
 const somePeople: Responder = (call) => {
-  const { xuids } = call.body as PeopleBody;
+  const { xuids } = call.body as SocialBody;
   const people: unknown[] = [];
   if (xuids.includes(FAVORITE_XUID)) {
     people.push({
@@ -77,37 +67,15 @@ const HEALTHY: Readonly<Record<FakeUpstreamName, Responder>> = {
   privacy: allowEverything,
 };
 
-function expectedProfile(xuid: string, settings: readonly string[] = DEFAULT_SETTINGS) {
-  return Object.fromEntries(settings.map((setting) => [setting, sampleSetting(xuid, setting)]));
-}
-
 function expectedRelationship(xuid: string): Relationship {
   if (xuid === FAVORITE_XUID) return FAVORITE_RELATIONSHIP;
   if (xuid === BIG_XUID) return BIG_XUID_RELATIONSHIP;
   return NOT_IN_PEOPLE;
 }
 
-async function startGateway(
-  t: TestContext,
-  options: TestGatewayOptions = {},
-): Promise<TestGateway> {
-  const gw = await startTestGateway({
-    ...options,
-    responders: { ...HEALTHY, ...options.responders },
-  });
-  t.after(() => gw.close());
-  return gw;
-}
-
-function cardsOf(res: Response): FriendCardsResult {
-  assert.equal(res.status, 200, `expected a 200 with cards, got ${res.status}: ${res.text}`);
-  return res.body as FriendCardsResult;
-}
-
-function cardOf(body: FriendCardsResult, xuid: string): FriendCard {
-  const card = body.cards.find((candidate) => candidate.xuid === xuid);
-  assert.ok(card, `expected a card for XUID ${xuid}`);
-  return card;
+/** A gateway closed after `t` whose upstreams are `HEALTHY` unless `options` overrides them. */
+function startGateway(t: TestContext, options: TestGatewayOptions = {}): Promise<TestGateway> {
+  return gatewayFor(t, { ...options, responders: { ...HEALTHY, ...options.responders } });
 }
 
 /**
@@ -130,7 +98,8 @@ async function assertStillServes(gw: TestGateway, authorization?: string): Promi
   );
 }
 
-function assertProblem(res: Response, status: number): Record<string, unknown> {
+/** Asserts a problem answer to a failed request (any `type`), carrying no cards and no stack. */
+function assertFailureProblem(res: Response, status: number): Record<string, unknown> {
   assert.equal(res.status, status, `expected status ${status}, got ${res.status}: ${res.text}`);
   assert.match(
     String(res.headers['content-type']),
@@ -278,7 +247,7 @@ const SURVIVING_PARTS: Readonly<
     check(card) {
       assert.equal(card.relationship, null, `${card.xuid}: relationship is null`);
       assert.equal(card.profileStatus, 'ok', `${card.xuid}: the profile is still served`);
-      assert.deepEqual(card.profile, expectedProfile(card.xuid), `${card.xuid}: profile intact`);
+      assert.deepEqual(card.profile, sampleProfile(card.xuid), `${card.xuid}: profile intact`);
       assert.deepEqual(
         card.permissions,
         { ViewTargetProfile: { isAllowed: true } },
@@ -378,7 +347,7 @@ describe('whole-request failures', () => {
 
     const res = await gw.getCards(ALL_XUIDS_QUERY);
 
-    assertProblem(res, 502);
+    assertFailureProblem(res, 502);
     assert.ok(!res.text.includes(UPSTREAM_SECRET), 'no upstream body reaches the client');
     await assertStillServes(gw);
   });
@@ -394,7 +363,7 @@ describe('whole-request failures', () => {
 
     const res = await gw.getCards(ALL_XUIDS_QUERY);
 
-    assertProblem(res, 502);
+    assertFailureProblem(res, 502);
     await assertStillServes(gw);
   });
 
@@ -407,7 +376,7 @@ describe('whole-request failures', () => {
 
     const res = await gw.getCards(ALL_XUIDS_QUERY);
 
-    assertProblem(res, 502);
+    assertFailureProblem(res, 502);
     await assertStillServes(gw);
   });
 
@@ -420,7 +389,7 @@ describe('whole-request failures', () => {
 
     const res = await gw.getCards(ALL_XUIDS_QUERY);
 
-    assertProblem(res, 504);
+    assertFailureProblem(res, 504);
     await assertStillServes(gw);
   });
 
@@ -434,7 +403,7 @@ describe('whole-request failures', () => {
 
     const res = await gw.getCards(ALL_XUIDS_QUERY);
 
-    assertProblem(res, 429);
+    assertFailureProblem(res, 429);
     const retryAfter = String(res.headers['retry-after']);
     assert.match(retryAfter, /^\d+$/, `Retry-After is whole seconds, got '${retryAfter}'`);
     assert.ok(
@@ -453,7 +422,7 @@ describe('whole-request failures', () => {
 
     const res = await gw.getCards(ALL_XUIDS_QUERY);
 
-    assertProblem(res, 429);
+    assertFailureProblem(res, 429);
     const retryAfter = String(res.headers['retry-after']);
     assert.match(retryAfter, /^\d+$/, `Retry-After is whole seconds, got '${retryAfter}'`);
     assert.ok(
@@ -470,7 +439,7 @@ describe('whole-request failures', () => {
 
     const res = await gw.getCards(ALL_XUIDS_QUERY);
 
-    assertProblem(res, 429);
+    assertFailureProblem(res, 429);
     assert.equal(res.headers['retry-after'], '1', 'an absent upstream Retry-After counts as 1 s');
   });
 
@@ -483,7 +452,7 @@ describe('whole-request failures', () => {
 
         const res = await gw.getCards(ALL_XUIDS_QUERY);
 
-        assertProblem(res, status);
+        assertFailureProblem(res, status);
         assert.ok(!res.text.includes(UPSTREAM_SECRET), 'no upstream body reaches the client');
         assert.ok(!res.text.includes('test-token'), 'the token is not echoed');
       });
@@ -503,7 +472,7 @@ describe('the request deadline', () => {
     const res = await gw.getCards(ALL_XUIDS_QUERY);
     const elapsedMs = performance.now() - startedAt;
 
-    assertProblem(res, 504);
+    assertFailureProblem(res, 504);
     assert.ok(
       elapsedMs >= 250,
       `the gateway waited for the deadline, took ${Math.round(elapsedMs)} ms`,
@@ -822,12 +791,12 @@ describe('profiles and order', () => {
     );
     assert.deepEqual(
       cardOf(body, FAVORITE_XUID).profile,
-      expectedProfile(FAVORITE_XUID),
+      sampleProfile(FAVORITE_XUID),
       'each profile lands on its own card',
     );
     assert.deepEqual(
       cardOf(body, STRANGER_XUID).profile,
-      expectedProfile(STRANGER_XUID),
+      sampleProfile(STRANGER_XUID),
       'each profile lands on its own card',
     );
     for (const xuid of order) {

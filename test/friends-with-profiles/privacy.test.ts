@@ -1,7 +1,6 @@
 import { test, describe } from 'node:test';
 import type { TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import type { Response } from 'supertest';
 import type { FailureKind } from '../../src/errors.js';
 import type {
   FriendCard,
@@ -9,19 +8,14 @@ import type {
   Relationship,
 } from '../../src/friend-cards/friend-card.js';
 import type { PermissionResult } from '../../src/upstreams/privacy-client.js';
+import { cardOf, cardsOf, sampleProfile } from '../helpers/assertions.js';
 import { allowEverything, sampleSetting } from '../helpers/fake-upstreams.js';
-import type { RecordedCall, Responder } from '../helpers/fake-upstreams.js';
-import {
-  AUTHORIZATION,
-  OTHER_AUTHORIZATION,
-  startTestGateway,
-  XUIDS,
-} from '../helpers/test-app.js';
+import type { PrivacyBody, RecordedCall, Responder } from '../helpers/fake-upstreams.js';
+import { AUTHORIZATION, gatewayFor, OTHER_AUTHORIZATION, XUIDS } from '../helpers/test-app.js';
 import type { TestGateway, TestGatewayOptions } from '../helpers/test-app.js';
 
 const [FRIEND_XUID, BLOCKED_XUID, BIG_XUID] = XUIDS;
 const ALL_XUIDS_QUERY = `xuids=${XUIDS.join(',')}`;
-const DEFAULT_SETTINGS = ['GameDisplayName', 'GameDisplayPicRaw', 'Gamerscore', 'Gamertag'];
 const ALLOWED: PermissionResult = { isAllowed: true };
 const BLOCKED: PermissionResult = {
   isAllowed: false,
@@ -40,11 +34,6 @@ const NOT_IN_PEOPLE: Relationship = {
   isFollowingCaller: false,
   socialNetworks: [],
 };
-
-interface PrivacyBody {
-  users: { xuid: string }[];
-  permissions: string[];
-}
 
 /** Social: only the friend is in the caller's people collection. */
 const friendOnly: Responder = () => ({
@@ -98,38 +87,14 @@ function privacyEditing(
   };
 }
 
-async function startGateway(
-  t: TestContext,
-  options: TestGatewayOptions = {},
-): Promise<TestGateway> {
-  const gw = await startTestGateway({
-    ...options,
-    responders: { social: friendOnly, ...options.responders },
-  });
-  t.after(() => gw.close());
-  return gw;
-}
-
-function cardsOf(res: Response): FriendCardsResult {
-  assert.equal(res.status, 200, `expected a 200 with cards, got ${res.status}: ${res.text}`);
-  return res.body as FriendCardsResult;
-}
-
-function cardOf(body: FriendCardsResult, xuid: string): FriendCard {
-  const card = body.cards.find((candidate) => candidate.xuid === xuid);
-  assert.ok(card, `expected a card for XUID ${xuid}`);
-  return card;
-}
-
-function expectedProfile(xuid: string) {
-  return Object.fromEntries(
-    DEFAULT_SETTINGS.map((setting) => [setting, sampleSetting(xuid, setting)]),
-  );
+/** A gateway closed after test `t` whose social is `friendOnly` unless `options` overrides it. */
+function startGateway(t: TestContext, options: TestGatewayOptions = {}): Promise<TestGateway> {
+  return gatewayFor(t, { ...options, responders: { social: friendOnly, ...options.responders } });
 }
 
 function assertServed(card: FriendCard): void {
   assert.equal(card.profileStatus, 'ok', `${card.xuid}: profileStatus is ok`);
-  assert.deepEqual(card.profile, expectedProfile(card.xuid), `${card.xuid}: its own profile`);
+  assert.deepEqual(card.profile, sampleProfile(card.xuid), `${card.xuid}: its own profile`);
 }
 
 function assertUntrusted(body: FriendCardsResult, xuid: string): void {

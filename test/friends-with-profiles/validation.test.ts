@@ -1,39 +1,15 @@
 import { test, describe } from 'node:test';
-import type { TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Response } from 'supertest';
-import { PROBLEM_TYPE_PREFIX } from '../../src/http/problem-details.js';
-import { startTestGateway } from '../helpers/test-app.js';
+import { assertProblemBasics } from '../helpers/assertions.js';
+import type { Problem } from '../helpers/assertions.js';
+import type { PrivacyBody, ProfileBody, SocialBody } from '../helpers/fake-upstreams.js';
+import { DEFAULT_SETTINGS, gatewayFor } from '../helpers/test-app.js';
 import type { TestGateway } from '../helpers/test-app.js';
 
 /** The RFC 9457 body the gateway sends for a rejected query. */
-interface ValidationProblem {
-  type: string;
-  title: string;
-  status: number;
-  detail: string;
-  requestId: string;
+interface ValidationProblem extends Problem {
   errors: { parameter: string; message: string }[];
-}
-
-interface ProfileBody {
-  userIds: string[];
-  settings: string[];
-}
-interface PrivacyBody {
-  users: { xuid: string }[];
-  permissions: string[];
-}
-interface SocialBody {
-  xuids: string[];
-}
-
-const DEFAULT_SETTINGS = ['GameDisplayName', 'GameDisplayPicRaw', 'Gamerscore', 'Gamertag'];
-
-async function gatewayFor(t: TestContext): Promise<TestGateway> {
-  const gw = await startTestGateway();
-  t.after(() => gw.close());
-  return gw;
 }
 
 /**
@@ -46,22 +22,7 @@ function assertRejected(
   parameters: readonly string[],
   detail?: RegExp,
 ): ValidationProblem {
-  assert.equal(res.status, 400, `status is 400, got ${res.status}: ${res.text}`);
-  assert.match(
-    res.headers['content-type'] ?? '',
-    /^application\/problem\+json\b/,
-    'content type is application/problem+json',
-  );
-  const body = res.body as ValidationProblem;
-  assert.equal(
-    body.type,
-    `${PROBLEM_TYPE_PREFIX}invalid_query`,
-    'type names the invalid_query problem',
-  );
-  assert.equal(typeof body.title, 'string', 'title is a string');
-  assert.ok(body.title.length > 0, 'title is not empty');
-  assert.equal(body.status, 400, 'status member repeats 400');
-  assert.equal(typeof body.detail, 'string', 'detail is a string');
+  const body = assertProblemBasics(res, 400, 'invalid_query') as ValidationProblem;
   for (const parameter of parameters) {
     assert.ok(body.detail.includes(parameter), `detail names '${parameter}': ${body.detail}`);
   }
@@ -493,8 +454,7 @@ describe('array-shaped known parameters', () => {
     'xuids=1&permissions[0]=ViewTargetProfile',
   ]) {
     test(`when the query is '${query}', the gateway answers 400 naming the parameter and calls no upstream`, async (t) => {
-      const gw = await startTestGateway();
-      t.after(() => gw.close());
+      const gw = await gatewayFor(t);
       const name = /&(\w+)\[/.exec(query)?.[1];
 
       const response = await gw.getCards(query);

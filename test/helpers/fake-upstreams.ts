@@ -54,13 +54,21 @@ export function sampleSetting(xuid: string, setting: string): string {
   return `${setting} of ${xuid}`;
 }
 
-interface ProfileBody {
-  userIds: string[];
-  settings: string[];
+/** The JSON body the gateway sends to social. */
+export interface SocialBody {
+  readonly xuids: string[];
 }
-interface PrivacyBody {
-  users: { xuid: string }[];
-  permissions: string[];
+
+/** The JSON body the gateway sends to profile. */
+export interface ProfileBody {
+  readonly userIds: string[];
+  readonly settings: string[];
+}
+
+/** The JSON body the gateway sends to privacy. */
+export interface PrivacyBody {
+  readonly users: { xuid: string }[];
+  readonly permissions: string[];
 }
 
 /** Social default: nobody is in the caller's people collection. */

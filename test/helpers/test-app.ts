@@ -1,4 +1,5 @@
 import { Writable } from 'node:stream';
+import type { TestContext } from 'node:test';
 import type { Express } from 'express';
 import supertest from 'supertest';
 import { buildApp, createDeps } from '../../src/app.js';
@@ -16,6 +17,14 @@ export const OTHER_AUTHORIZATION = 'XBL3.0 x=9912345678901;eyJhbGciOiJSUzI1NiJ9.
 
 /** Three real XUIDs; the last is above 2^53, where a JS number would lose digits. */
 export const XUIDS = ['2533274791381930', '2533274792986770', '18446744073709551615'] as const;
+
+/** The profile settings the gateway asks for when the client names none. */
+export const DEFAULT_SETTINGS: readonly string[] = [
+  'GameDisplayName',
+  'GameDisplayPicRaw',
+  'Gamerscore',
+  'Gamertag',
+];
 
 /** A gateway built on fake upstreams, with its logs captured. */
 export interface TestGateway {
@@ -71,4 +80,14 @@ export async function startTestGateway(options: TestGatewayOptions = {}): Promis
       await upstreams.close();
     },
   };
+}
+
+/** Starts a test gateway (see `startTestGateway`) that is closed when test `t` ends. */
+export async function gatewayFor(
+  t: TestContext,
+  options: TestGatewayOptions = {},
+): Promise<TestGateway> {
+  const gw = await startTestGateway(options);
+  t.after(() => gw.close());
+  return gw;
 }

@@ -1,36 +1,16 @@
 import assert from 'node:assert/strict';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { test, type TestContext } from 'node:test';
+import { test } from 'node:test';
 import request from 'supertest';
 import { createFaults, type FaultOptions } from '../../src/simulator/faults.js';
-import {
-  createSimulatorApp,
-  PRIVACY_PATH,
-  PROFILE_PATH,
-  SOCIAL_PATH,
-} from '../../src/simulator/simulator-app.js';
-import { loadSimulatorConfig } from '../../src/simulator/simulator-config.js';
+import { PRIVACY_PATH, PROFILE_PATH, SOCIAL_PATH } from '../../src/simulator/simulator-app.js';
+import { startUnlimitedSimulator } from '../helpers/simulator-server.js';
 
 const AUTHORIZATION = 'XBL3.0 x=2535405290015920;token';
 const QUIET = { latencyMs: 0, failureRate: 0 };
 
-/** Starts a simulator without rate limiting on 127.0.0.1:0; closed after the test. */
-async function startSimulator(t: TestContext, env: Record<string, string>) {
-  const simulator = createSimulatorApp(loadSimulatorConfig({ SIM_RATE_LIMIT: 'false', ...env }));
-  const server = createServer(simulator.app);
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  t.after(async () => {
-    simulator.close();
-    server.closeAllConnections();
-    await new Promise((resolve) => server.close(resolve));
-  });
-  const { port } = server.address() as AddressInfo;
-  return { url: `http://127.0.0.1:${port}`, simulator, xuid: simulator.population.xuidAt(0) };
-}
-
 test('when the profile failure rate is 1, profile answers 500 or 503 and the others still answer', async (t) => {
-  const { url, xuid } = await startSimulator(t, { SIM_PROFILE_FAILURE_RATE: '1' });
+  const { url, population } = await startUnlimitedSimulator(t, { SIM_PROFILE_FAILURE_RATE: '1' });
+  const xuid = population.xuidAt(0);
 
   const profileStatuses = await Promise.all(
     Array.from({ length: 20 }, async () => {
@@ -55,7 +35,8 @@ test('when the profile failure rate is 1, profile answers 500 or 503 and the oth
 });
 
 test('when the social latency is 150 ms, social answers take at least that long', async (t) => {
-  const { url, xuid } = await startSimulator(t, { SIM_SOCIAL_LATENCY_MS: '150' });
+  const { url, population } = await startUnlimitedSimulator(t, { SIM_SOCIAL_LATENCY_MS: '150' });
+  const xuid = population.xuidAt(0);
 
   const startedMs = performance.now();
   const response = await request(url)
@@ -69,7 +50,8 @@ test('when the social latency is 150 ms, social answers take at least that long'
 });
 
 test('when the malformed rate is 1, answers are 200 JSON whose body does not parse', async (t) => {
-  const { url, xuid } = await startSimulator(t, { SIM_MALFORMED_RATE: '1' });
+  const { url, population } = await startUnlimitedSimulator(t, { SIM_MALFORMED_RATE: '1' });
+  const xuid = population.xuidAt(0);
 
   const response = await request(url)
     .post(PRIVACY_PATH)
@@ -91,7 +73,10 @@ test('when the malformed rate is 1, answers are 200 JSON whose body does not par
 });
 
 test('when the simulator closes, delayed calls are answered 503 at once', async (t) => {
-  const { url, xuid, simulator } = await startSimulator(t, { SIM_PRIVACY_LATENCY_MS: '10000' });
+  const { url, population, simulator } = await startUnlimitedSimulator(t, {
+    SIM_PRIVACY_LATENCY_MS: '10000',
+  });
+  const xuid = population.xuidAt(0);
 
   const startedMs = performance.now();
   const pending = request(url)

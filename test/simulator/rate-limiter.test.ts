@@ -1,15 +1,9 @@
 import assert from 'node:assert/strict';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { test, type TestContext } from 'node:test';
+import { test } from 'node:test';
 import request from 'supertest';
 import { createRateLimiter, type RateDecision } from '../../src/simulator/rate-limiter.js';
-import {
-  createSimulatorApp,
-  PROFILE_PATH,
-  SOCIAL_PATH,
-} from '../../src/simulator/simulator-app.js';
-import { loadSimulatorConfig } from '../../src/simulator/simulator-config.js';
+import { PROFILE_PATH, SOCIAL_PATH } from '../../src/simulator/simulator-app.js';
+import { startSimulator } from '../helpers/simulator-server.js';
 
 const SECOND_MS = 1000;
 
@@ -137,20 +131,6 @@ test('when the limiter is built with a zero scale, it throws a TypeError', () =>
   assert.throws(() => createRateLimiter({ scale: 0 }), TypeError, 'a zero scale is refused');
 });
 
-/** Starts a simulator with a fake clock on 127.0.0.1:0; closed after the test. */
-async function startSimulator(t: TestContext, env: Record<string, string>, now: () => number) {
-  const simulator = createSimulatorApp(loadSimulatorConfig(env), { now });
-  const server = createServer(simulator.app);
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  t.after(async () => {
-    simulator.close();
-    server.closeAllConnections();
-    await new Promise((resolve) => server.close(resolve));
-  });
-  const { port } = server.address() as AddressInfo;
-  return { url: `http://127.0.0.1:${port}`, population: simulator.population };
-}
-
 /** One profile call for the given userhash. */
 function callProfile(url: string, userhash: string, xuid: string) {
   return request(url)
@@ -161,7 +141,7 @@ function callProfile(url: string, userhash: string, xuid: string) {
 
 test('when a caller makes 11 profile calls in 15 s, the 11th answers 429 with Retry-After and body', async (t) => {
   const clock = createClock();
-  const { url, population } = await startSimulator(t, {}, clock.now);
+  const { url, population } = await startSimulator(t, {}, clock);
   const xuid = population.xuidAt(0);
 
   const statuses: number[] = [];
@@ -187,7 +167,7 @@ test('when a caller makes 11 profile calls in 15 s, the 11th answers 429 with Re
 
 test('when a caller is throttled on profile, its social calls and other callers still pass', async (t) => {
   const clock = createClock();
-  const { url, population } = await startSimulator(t, {}, clock.now);
+  const { url, population } = await startSimulator(t, {}, clock);
   const xuid = population.xuidAt(0);
   for (let call = 0; call < 11; call += 1) await callProfile(url, 'player-1', xuid);
 
@@ -203,7 +183,7 @@ test('when a caller is throttled on profile, its social calls and other callers 
 
 test('when SIM_RATE_LIMIT is false, 40 calls in a row are all answered', async (t) => {
   const clock = createClock();
-  const { url, population } = await startSimulator(t, { SIM_RATE_LIMIT: 'false' }, clock.now);
+  const { url, population } = await startSimulator(t, { SIM_RATE_LIMIT: 'false' }, clock);
   const xuid = population.xuidAt(0);
 
   const statuses = await Promise.all(
@@ -215,7 +195,7 @@ test('when SIM_RATE_LIMIT is false, 40 calls in a row are all answered', async (
 
 test('when SIM_RATE_LIMIT_SCALE is 0.5, the 6th call in 15 s answers 429 naming 5', async (t) => {
   const clock = createClock();
-  const { url, population } = await startSimulator(t, { SIM_RATE_LIMIT_SCALE: '0.5' }, clock.now);
+  const { url, population } = await startSimulator(t, { SIM_RATE_LIMIT_SCALE: '0.5' }, clock);
   const xuid = population.xuidAt(0);
 
   const statuses: number[] = [];

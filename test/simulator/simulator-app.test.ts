@@ -1,16 +1,9 @@
 import assert from 'node:assert/strict';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { test, type TestContext } from 'node:test';
 import request from 'supertest';
 import type { Population } from '../../src/simulator/population.js';
-import {
-  createSimulatorApp,
-  PRIVACY_PATH,
-  PROFILE_PATH,
-  SOCIAL_PATH,
-} from '../../src/simulator/simulator-app.js';
-import { loadSimulatorConfig } from '../../src/simulator/simulator-config.js';
+import { PRIVACY_PATH, PROFILE_PATH, SOCIAL_PATH } from '../../src/simulator/simulator-app.js';
+import { startUnlimitedSimulator } from '../helpers/simulator-server.js';
 
 const USERHASH = '2535405290015920';
 const AUTHORIZATION = `XBL3.0 x=${USERHASH};eyJ0b2tlbiI6InNpbXVsYXRlZCJ9`;
@@ -54,22 +47,10 @@ interface World {
   readonly callerXuid: string;
 }
 
-/** Starts a fresh simulator on 127.0.0.1:0 with the given settings; closed after the test. */
-async function startSimulator(t: TestContext, env: Record<string, string> = {}): Promise<World> {
-  const simulator = createSimulatorApp(loadSimulatorConfig({ SIM_RATE_LIMIT: 'false', ...env }));
-  const server = createServer(simulator.app);
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  t.after(async () => {
-    simulator.close();
-    server.closeAllConnections();
-    await new Promise((resolve) => server.close(resolve));
-  });
-  const { port } = server.address() as AddressInfo;
-  return {
-    url: `http://127.0.0.1:${port}`,
-    population: simulator.population,
-    callerXuid: simulator.population.callerFor(USERHASH),
-  };
+/** Starts a fresh simulator without rate limiting, as seen by USERHASH; closed after the test. */
+async function startWorld(t: TestContext, env: Record<string, string> = {}): Promise<World> {
+  const { url, population } = await startUnlimitedSimulator(t, env);
+  return { url, population, callerXuid: population.callerFor(USERHASH) };
 }
 
 /** A valid body for each service, naming XUIDs of the population. */
@@ -91,7 +72,7 @@ function validCalls(world: World) {
 }
 
 test('when Authorization is missing, every service answers 401', async (t) => {
-  const world = await startSimulator(t);
+  const world = await startWorld(t);
 
   for (const call of validCalls(world)) {
     const headers: Record<string, string> = { ...call.headers };
@@ -105,7 +86,7 @@ test('when Authorization is missing, every service answers 401', async (t) => {
 });
 
 test('when Authorization is not XBL3.0 x=<userhash>;<token>, every service answers 401', async (t) => {
-  const world = await startSimulator(t);
+  const world = await startWorld(t);
   const malformed = [
     'Bearer secret-token-123',
     'XBL3.0 x=;secret-token-123',
@@ -127,7 +108,7 @@ test('when Authorization is not XBL3.0 x=<userhash>;<token>, every service answe
 });
 
 test('when the token is "forbidden", every service answers 403; when "expired", 401', async (t) => {
-  const world = await startSimulator(t);
+  const world = await startWorld(t);
 
   for (const call of validCalls(world)) {
     const forbidden = await request(world.url)
@@ -145,7 +126,7 @@ test('when the token is "forbidden", every service answers 403; when "expired", 
 });
 
 test('when the body is not valid JSON, every service answers 400', async (t) => {
-  const world = await startSimulator(t);
+  const world = await startWorld(t);
 
   for (const call of validCalls(world)) {
     const response = await request(world.url)
@@ -163,7 +144,7 @@ test('when the body is not valid JSON, every service answers 400', async (t) => 
 });
 
 test('when a known path is called with another method, it answers 405 with Allow: POST', async (t) => {
-  const world = await startSimulator(t);
+  const world = await startWorld(t);
 
   for (const path of [SOCIAL_PATH, PROFILE_PATH, PRIVACY_PATH]) {
     const response = await request(world.url).get(path).set('Authorization', AUTHORIZATION);
@@ -174,7 +155,7 @@ test('when a known path is called with another method, it answers 405 with Allow
 });
 
 test('when the path is unknown, the simulator answers 404; /healthz answers 200', async (t) => {
-  const world = await startSimulator(t);
+  const world = await startWorld(t);
 
   const unknown = await request(world.url)
     .post('/users/xuid(123)/people/xuids')
@@ -188,7 +169,7 @@ test('when the path is unknown, the simulator answers 404; /healthz answers 200'
 });
 
 test('when the contract version header is missing, profile answers 400', async (t) => {
-  const world = await startSimulator(t);
+  const world = await startWorld(t);
 
   const response = await request(world.url)
     .post(PROFILE_PATH)
@@ -199,7 +180,7 @@ test('when the contract version header is missing, profile answers 400', async (
 });
 
 test('when the contract version is not 2, profile answers 406', async (t) => {
-  const world = await startSimulator(t);
+  const world = await startWorld(t);
 
   for (const version of ['1', '3']) {
     const response = await request(world.url)
@@ -212,7 +193,7 @@ test('when the contract version is not 2, profile answers 406', async (t) => {
 });
 
 test('when a profile setting id is unknown, profile answers 400 naming the entry', async (t) => {
-  const world = await startSimulator(t);
+  const world = await startWorld(t);
 
   const response = await request(world.url)
     .post(PROFILE_PATH)
@@ -228,7 +209,7 @@ test('when a profile setting id is unknown, profile answers 400 naming the entry
 });
 
 test('when a XUID is malformed, every service answers 400', async (t) => {
-  const world = await startSimulator(t);
+  const world = await startWorld(t);
   const malformed: unknown[] = [
     '0123',
     '12a',
@@ -261,7 +242,7 @@ test('when a XUID is malformed, every service answers 400', async (t) => {
 });
 
 test('when a required list is missing or empty, profile and privacy answer 400', async (t) => {
-  const world = await startSimulator(t);
+  const world = await startWorld(t);
   const xuid = world.population.xuidAt(0);
   const profileBodies = [
     { settings: ['Gamertag'] },
@@ -290,7 +271,7 @@ test('when a required list is missing or empty, profile and privacy answer 400',
 });
 
 test('when people/xuids gets a member other than xuids, it answers 400', async (t) => {
-  const world = await startSimulator(t);
+  const world = await startWorld(t);
 
   const response = await request(world.url)
     .post(SOCIAL_PATH)
@@ -301,7 +282,7 @@ test('when people/xuids gets a member other than xuids, it answers 400', async (
 });
 
 test('when a batch holds more XUIDs than SIM_MAX_BATCH, every service answers 400', async (t) => {
-  const world = await startSimulator(t, { SIM_MAX_BATCH: '5' });
+  const world = await startWorld(t, { SIM_MAX_BATCH: '5' });
   const five = Array.from({ length: 5 }, (_, index) => world.population.xuidAt(index));
   const six = [...five, world.population.xuidAt(5)];
   const calls = (xuids: string[]) => [
@@ -328,7 +309,7 @@ test('when a batch holds more XUIDs than SIM_MAX_BATCH, every service answers 40
 });
 
 test('profile answers known users with id, hostId, isSponsoredUser and string values only', async (t) => {
-  const world = await startSimulator(t);
+  const world = await startWorld(t);
   const known = world.population.xuidAt(3);
   const unknown = '1234567890';
   const settings = ['Gamerscore', 'Gamertag', 'TenureLevel', 'GameDisplayPicRaw'];
@@ -356,7 +337,7 @@ test('profile answers known users with id, hostId, isSponsoredUser and string va
 });
 
 test('profile leaves out settings a user does not have', async (t) => {
-  const world = await startSimulator(t);
+  const world = await startWorld(t);
   let withoutBio: string | undefined;
   for (let index = 0; withoutBio === undefined; index += 1) {
     const xuid = world.population.xuidAt(index);
@@ -377,7 +358,7 @@ test('profile leaves out settings a user does not have', async (t) => {
 });
 
 test('XUIDs above 2^53 come back exactly as sent in every service', async (t) => {
-  const world = await startSimulator(t);
+  const world = await startWorld(t);
   const large = world.population.largeXuids.find((xuid) =>
     world.population.peopleOf(world.callerXuid).has(xuid),
   );
@@ -402,7 +383,7 @@ test('XUIDs above 2^53 come back exactly as sent in every service', async (t) =>
 });
 
 test('people/xuids answers only the asked XUIDs in the collection, optional members omitted', async (t) => {
-  const world = await startSimulator(t);
+  const world = await startWorld(t);
   const collection = [...world.population.peopleOf(world.callerXuid).keys()].slice(0, 90);
   const strangers = [
     '1234',
@@ -442,7 +423,7 @@ test('people/xuids answers only the asked XUIDs in the collection, optional memb
 });
 
 test('when people/xuids is called with ?method=add, it answers 204 as the follow call does', async (t) => {
-  const world = await startSimulator(t);
+  const world = await startWorld(t);
 
   const response = await request(world.url)
     .post(`${SOCIAL_PATH}?method=add`)
@@ -453,7 +434,7 @@ test('when people/xuids is called with ?method=add, it answers 204 as the follow
 });
 
 test('when a permission id is unknown, privacy answers 400 for the whole call', async (t) => {
-  const world = await startSimulator(t);
+  const world = await startWorld(t);
 
   const response = await request(world.url)
     .post(PRIVACY_PATH)
@@ -472,7 +453,7 @@ test('when a permission id is unknown, privacy answers 400 for the whole call', 
 });
 
 test('privacy answers positionally, echoes the user and gives deny reasons with restrictedSetting', async (t) => {
-  const world = await startSimulator(t);
+  const world = await startWorld(t);
   const { population, callerXuid } = world;
   const blocker = population.findTarget(callerXuid, 'blocks');
   const hider = population.findTarget(callerXuid, 'hidesProfile');
@@ -525,7 +506,7 @@ test('privacy answers positionally, echoes the user and gives deny reasons with 
 });
 
 test('privacy allows everything for XUIDs that are not in the population', async (t) => {
-  const world = await startSimulator(t);
+  const world = await startWorld(t);
 
   const response = await request(world.url)
     .post(PRIVACY_PATH)
@@ -541,7 +522,7 @@ test('privacy allows everything for XUIDs that are not in the population', async
 });
 
 test('every answer is JSON and carries an X-XblCorrelationId', async (t) => {
-  const world = await startSimulator(t);
+  const world = await startWorld(t);
 
   for (const call of validCalls(world)) {
     const response = await request(world.url).post(call.path).set(call.headers).send(call.body);
