@@ -33,7 +33,9 @@ test('when SIGTERM arrives during a request, that request completes and the proc
     () => 'refused',
   );
   const response = await inFlight;
+  const answeredAt = Date.now();
   const code = await gateway.exited;
+  const exitDelayMs = Date.now() - answeredAt;
 
   assert.equal(response.status, 200, 'the in-flight request is answered in full');
   assert.equal(
@@ -43,6 +45,10 @@ test('when SIGTERM arrives during a request, that request completes and the proc
   );
   assert.equal(lateConnection, 'refused', 'a new connection after SIGTERM is not accepted');
   assert.equal(code, 0, 'the process exits 0 after draining');
+  assert.ok(
+    exitDelayMs < 2000,
+    `the idle keep-alive connection does not hold the exit (exited ${String(exitDelayMs)} ms after the answer)`,
+  );
 });
 
 test('when in-flight requests outlast SHUTDOWN_GRACE_MS, the process still exits 0 in time', async (t) => {
