@@ -44,6 +44,8 @@ export function mergeCards(request: FriendCardsRequest, outcomes: CardOutcomes):
     ? indexPermissions(privacy.value, asked, checkedPermissions.length)
     : undefined;
   const viewIndex = checkedPermissions.indexOf(VIEW_PROFILE_PERMISSION);
+  // Results are positional: where each asked permission sits in the list sent to privacy.
+  const askedAt = request.permissions.map((id) => [id, checkedPermissions.indexOf(id)] as const);
 
   const cards = request.xuids.map((xuid): FriendCard => {
     const results = answers?.get(xuid);
@@ -63,9 +65,7 @@ export function mergeCards(request: FriendCardsRequest, outcomes: CardOutcomes):
             )
           : null,
       permissions: results
-        ? Object.fromEntries(
-            request.permissions.map((id) => [id, results[checkedPermissions.indexOf(id)]]),
-          )
+        ? Object.fromEntries(askedAt.map(([id, index]) => [id, results[index]]))
         : null,
     };
   });

@@ -43,6 +43,13 @@ interface SharedFetch {
   readonly done: Promise<UpstreamOutcome<FetchedProfiles>>;
 }
 
+/** One (XUID, setting) pair and the fetch that will answer it. */
+interface PairFetch {
+  readonly xuid: Xuid;
+  readonly setting: ProfileSettingId;
+  readonly fetch: SharedFetch;
+}
+
 /** Outcome of waiting on a fetch: its result, or `undefined` when this request's deadline hit. */
 type Waited = UpstreamOutcome<FetchedProfiles> | undefined;
 
@@ -82,13 +89,13 @@ export function createProfileLoader(options: ProfileLoaderOptions): ProfileLoade
     needs: ReadonlyMap<Xuid, readonly ProfileSettingId[]>,
     context: CallContext,
     mayJoin: boolean,
-  ): Map<string, SharedFetch> {
-    const byPair = new Map<string, SharedFetch>();
+  ): Map<string, PairFetch> {
+    const byPair = new Map<string, PairFetch>();
     const own = new Map<Xuid, ProfileSettingId[]>();
     for (const [xuid, settings] of needs) {
       for (const setting of settings) {
         const running = mayJoin ? inFlight.get(pairKey(xuid, setting)) : undefined;
-        if (running) byPair.set(pairKey(xuid, setting), running);
+        if (running) byPair.set(pairKey(xuid, setting), { xuid, setting, fetch: running });
         else own.set(xuid, [...(own.get(xuid) ?? []), setting]);
       }
     }
@@ -100,9 +107,10 @@ export function createProfileLoader(options: ProfileLoaderOptions): ProfileLoade
       else groups.set(settings.join(','), { settings, xuids: [xuid] });
     }
     for (const { settings, xuids } of groups.values()) {
-      const shared = startFetch(xuids, settings, context);
+      const fetch = startFetch(xuids, settings, context);
       for (const xuid of xuids) {
-        for (const setting of settings) byPair.set(pairKey(xuid, setting), shared);
+        for (const setting of settings)
+          byPair.set(pairKey(xuid, setting), { xuid, setting, fetch });
       }
     }
     return byPair;
@@ -171,25 +179,24 @@ export function createProfileLoader(options: ProfileLoaderOptions): ProfileLoade
  * and returns the pairs whose fetch failed for another caller's credentials.
  */
 async function settlePairs(
-  byPair: ReadonlyMap<string, SharedFetch>,
+  byPair: ReadonlyMap<string, PairFetch>,
   context: CallContext,
   outcomes: Map<string, Waited>,
 ): Promise<Map<Xuid, ProfileSettingId[]>> {
-  const fetches = [...new Set(byPair.values())];
+  const fetches = [...new Set([...byPair.values()].map((pair) => pair.fetch))];
   const settled = await Promise.all(
     fetches.map((fetch) => untilAborted(fetch.done, context.signal)),
   );
   const results = new Map(fetches.map((fetch, index) => [fetch, settled[index]]));
   const retry = new Map<Xuid, ProfileSettingId[]>();
-  for (const [key, fetch] of byPair) {
+  for (const [key, { xuid, setting, fetch }] of byPair) {
     const outcome = results.get(fetch);
     outcomes.set(key, outcome);
-    if (outcome && !outcome.ok && isCallerSpecific(outcome.failure)) {
-      if (fetch.authorization !== context.authorization) {
-        const [xuid, setting] = splitPairKey(key);
-        retry.set(xuid, [...(retry.get(xuid) ?? []), setting]);
-      }
-    }
+    const isOtherCallersFailure =
+      outcome?.ok === false &&
+      isCallerSpecific(outcome.failure) &&
+      fetch.authorization !== context.authorization;
+    if (isOtherCallersFailure) retry.set(xuid, [...(retry.get(xuid) ?? []), setting]);
   }
   return retry;
 }
@@ -242,9 +249,4 @@ function pickAsked(
 
 function pairKey(xuid: Xuid, setting: ProfileSettingId): string {
   return `${xuid}:${setting}`;
-}
-
-function splitPairKey(key: string): [Xuid, ProfileSettingId] {
-  const colon = key.indexOf(':');
-  return [key.slice(0, colon), key.slice(colon + 1) as ProfileSettingId];
 }

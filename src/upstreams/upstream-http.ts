@@ -149,17 +149,11 @@ async function send<T>(
     }
     return result(failed({ kind: 'unavailable', status: statusCode }));
   }
-  let text: string;
-  try {
-    text = await readCapped(response, upstream.maxBodyBytes);
-  } catch (error) {
-    return result(failed(classifyFailure(error)));
-  }
   let json: unknown;
   try {
-    json = JSON.parse(text);
+    json = JSON.parse(await readCapped(response, upstream.maxBodyBytes));
   } catch (error) {
-    return result(failed({ kind: 'bad_response', cause: error }));
+    return result(failed(classifyFailure(error)));
   }
   const parsed = request.schema.safeParse(json);
   if (!parsed.success) {
@@ -260,7 +254,7 @@ function clampRetryAfter(seconds: number): number {
  * Splits `items` into batches of at most `batchSize`, runs them concurrently and joins the
  * results. One failed batch fails the part; a credential rejection wins so it can propagate.
  */
-export async function inBatches<I, R>(
+async function inBatches<I, R>(
   items: readonly I[],
   batchSize: number,
   call: (batch: readonly I[]) => Promise<UpstreamOutcome<readonly R[]>>,
