@@ -7,19 +7,25 @@ import { NotFoundError, UriTooLongError } from './errors.js';
 import { problemDetails } from './http/problem-details.js';
 import { requestId } from './http/request-id.js';
 import { requestLogging } from './http/request-logging.js';
-import { createProfileCache } from './profile-cache/profile-cache.js';
-import type { ProfileCache } from './profile-cache/profile-cache.js';
+import { createInFlightLimit } from './http/load-shedding.js';
+import type { InFlightLimit } from './http/load-shedding.js';
 import { createProfileLoader } from './profile-cache/load-profiles.js';
 import type { ProfileLoader } from './profile-cache/load-profiles.js';
+import { createProfileCache } from './profile-cache/profile-cache.js';
+import type { ProfileCache } from './profile-cache/profile-cache.js';
+import { createProfileLoadsInFlight } from './profile-cache/profile-loads.js';
+import type { ProfileLoadsInFlight } from './profile-cache/profile-loads.js';
 import { friendsWithProfilesRoutes } from './routes/friends-with-profiles.js';
 import { healthRoutes } from './routes/health.js';
 import { createCallerThrottle } from './upstreams/caller-throttle.js';
+import type { CallerThrottle } from './upstreams/caller-throttle.js';
 import { createPrivacyClient } from './upstreams/privacy-client.js';
 import type { PrivacyClient } from './upstreams/privacy-client.js';
 import { createProfileClient } from './upstreams/profile-client.js';
 import type { ProfileClient } from './upstreams/profile-client.js';
 import { createSocialClient } from './upstreams/social-client.js';
 import type { SocialClient } from './upstreams/social-client.js';
+import { upstreamPolicies } from './upstreams/upstream-policies.js';
 
 /** Most (upstream, caller) pairs remembered as throttled; the oldest are forgotten first. */
 const MAX_THROTTLED_CALLERS = 100_000;
@@ -27,10 +33,24 @@ const MAX_THROTTLED_CALLERS = 100_000;
 /** API.md §5 rule 8: a longer URL gets 414 before anything else runs. */
 const MAX_URL_BYTES = 8192;
 
+/**
+ * The gateway's per-process state, in one place so that scale-out can swap or share each part:
+ * with several workers or replicas each process has its own of every one of these today.
+ */
+export interface ProcessState {
+  /** Card requests in progress, for shedding past `MAX_IN_FLIGHT_REQUESTS`. */
+  readonly inFlightRequests: InFlightLimit;
+  /** Which callers each upstream throttled, until their `Retry-After` (API.md §5 rule 4). */
+  readonly callerThrottle: CallerThrottle;
+  /** Profile loads in flight by (XUID, setting), which concurrent requests join. */
+  readonly profileLoads: ProfileLoadsInFlight;
+}
+
 /** Everything the app uses, built once by the entry file (or a test) and passed down. */
 export interface AppDeps {
   readonly config: Config;
   readonly logger: Logger;
+  readonly state: ProcessState;
   readonly social: SocialClient;
   readonly profile: ProfileClient;
   readonly privacy: PrivacyClient;
@@ -44,30 +64,38 @@ export interface CreateDepsOptions {
   readonly now?: () => number;
 }
 
-/** Builds the upstream clients, the profile cache and the loader from the configuration. */
+/** Builds the per-process state, the upstream clients, the profile cache and the loader. */
 export function createDeps(
   config: Config,
   logger: Logger,
   options: CreateDepsOptions = {},
 ): AppDeps {
+  const state: ProcessState = {
+    inFlightRequests: createInFlightLimit(config.requests.maxInFlight),
+    callerThrottle: createCallerThrottle({ maxCallers: MAX_THROTTLED_CALLERS, now: options.now }),
+    profileLoads: createProfileLoadsInFlight(),
+  };
   const { upstreams } = config;
-  const poolOptions = {
+  const clientOptions = (baseUrl: string) => ({
+    baseUrl,
     connections: upstreams.connections,
     timeoutMs: upstreams.timeoutMs,
     maxBodyBytes: upstreams.maxBodyBytes,
     batchSize: upstreams.batchSize,
-    throttle: createCallerThrottle({ maxCallers: MAX_THROTTLED_CALLERS, now: options.now }),
-  };
-  const social = createSocialClient({ ...poolOptions, baseUrl: upstreams.socialUrl });
-  const profile = createProfileClient({ ...poolOptions, baseUrl: upstreams.profileUrl });
-  const privacy = createPrivacyClient({ ...poolOptions, baseUrl: upstreams.privacyUrl });
+    // Called once per upstream: a policy with state gets one instance per upstream.
+    policies: upstreamPolicies({ throttle: state.callerThrottle }),
+  });
+  const social = createSocialClient(clientOptions(upstreams.socialUrl));
+  const profile = createProfileClient(clientOptions(upstreams.profileUrl));
+  const privacy = createPrivacyClient(clientOptions(upstreams.privacyUrl));
   const cache = createProfileCache({ ...config.profileCache, now: options.now });
   const profiles = createProfileLoader({
     cache,
     client: profile,
     fetchDeadlineMs: config.requests.deadlineMs,
+    inFlight: state.profileLoads,
   });
-  return { config, logger, social, profile, privacy, cache, profiles };
+  return { config, logger, state, social, profile, privacy, cache, profiles };
 }
 
 /** The gateway app plus the hooks its process needs. */
@@ -103,6 +131,7 @@ export function buildApp(deps: AppDeps): Gateway {
     friendsWithProfilesRoutes({
       config: deps.config,
       friendCards: { social: deps.social, privacy: deps.privacy, profiles: deps.profiles },
+      inFlight: deps.state.inFlightRequests,
     }),
   );
   app.use((req: Request) => {

@@ -2,7 +2,7 @@ import type { FailureKind } from '../errors.js';
 import type { ProfileLoadResult } from '../profile-cache/load-profiles.js';
 import type { Person } from '../upstreams/social-client.js';
 import type { PermissionResult, UserPermissions } from '../upstreams/privacy-client.js';
-import type { UpstreamOutcome } from '../upstreams/upstream-http.js';
+import type { UpstreamOutcome } from '../upstreams/upstream-pipeline.js';
 import type { PermissionId, ProfileSettingId, UpstreamName, Xuid } from '../xbl-vocabulary.js';
 
 /** Why a card has or lacks a profile (API.md §3 rule 4). */

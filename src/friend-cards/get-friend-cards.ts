@@ -1,7 +1,7 @@
+import type { CallContext } from '../call-context.js';
 import type { ProfileLoader } from '../profile-cache/load-profiles.js';
 import type { PrivacyClient } from '../upstreams/privacy-client.js';
 import type { SocialClient } from '../upstreams/social-client.js';
-import type { CallContext } from '../upstreams/xbl-headers.js';
 import type { FriendCardsRequest, FriendCardsResult } from './friend-card.js';
 import { findRequestFailure, mergeCards, permissionsToCheck } from './merge-cards.js';
 

@@ -6,7 +6,7 @@ import {
 import type { FailureKind, GatewayError } from '../errors.js';
 import type { PermissionResult, UserPermissions } from '../upstreams/privacy-client.js';
 import type { Person } from '../upstreams/social-client.js';
-import type { PartFailure } from '../upstreams/upstream-http.js';
+import type { PartFailure } from '../upstreams/upstream-pipeline.js';
 import { VIEW_PROFILE_PERMISSION } from '../xbl-vocabulary.js';
 import type { PermissionId, UpstreamName, Xuid } from '../xbl-vocabulary.js';
 import type {

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { TraceContext } from '../upstreams/xbl-headers.js';
+import type { TraceContext } from '../call-context.js';
 
 /** W3C trace context level 1 `traceparent`: version 00, non-zero trace and parent ids. */
 const TRACEPARENT = /^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/;

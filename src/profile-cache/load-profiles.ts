@@ -1,8 +1,12 @@
-import type { ProfileClient } from '../upstreams/profile-client.js';
-import type { PartFailure, UpstreamOutcome } from '../upstreams/upstream-http.js';
-import type { CallContext } from '../upstreams/xbl-headers.js';
+import { startDeadline } from '../call-context.js';
+import type { CallContext } from '../call-context.js';
+import type { ProfileClient, ProfileUser } from '../upstreams/profile-client.js';
+import { isCredentialRejection } from '../upstreams/upstream-batches.js';
+import type { PartFailure } from '../upstreams/upstream-pipeline.js';
 import type { ProfileSettingId, Xuid } from '../xbl-vocabulary.js';
-import type { ProfileCache } from './profile-cache.js';
+import { pairKey } from './profile-cache.js';
+import type { PairKey, ProfileCache } from './profile-cache.js';
+import type { PairResult, ProfileLoadsInFlight, SharedLoad } from './profile-loads.js';
 
 /** Requested settings of one user; `null` where the profile service left a setting out. */
 export type ProfileValues = ReadonlyMap<ProfileSettingId, string | null>;
@@ -19,8 +23,10 @@ export interface ProfileLoadResult {
 export interface ProfileLoaderOptions {
   readonly cache: ProfileCache;
   readonly client: ProfileClient;
-  /** Deadline of a shared fetch, which outlives the caller that started it. */
+  /** Deadline of a shared load, which outlives the caller that started it. */
   readonly fetchDeadlineMs: number;
+  /** The per-process registry of loads in flight (`createDeps` owns it). */
+  readonly inFlight: ProfileLoadsInFlight;
 }
 
 /** Serves profiles from cache and fetches only missing or stale (XUID, setting) pairs. */
@@ -30,90 +36,186 @@ export interface ProfileLoader {
     settings: readonly ProfileSettingId[],
     context: CallContext,
   ): Promise<ProfileLoadResult>;
-  /** Pairs being fetched right now, for tests and metrics. */
+  /** Pairs being loaded right now, for tests and metrics. */
   inFlightCount(): number;
 }
 
-type FetchedProfiles = ReadonlyMap<Xuid, ReadonlyMap<ProfileSettingId, string>>;
-
-/** One upstream fetch that concurrent requests may share. */
-interface SharedFetch {
-  /** Whose token it runs under: another caller must not inherit a 401/403/429 from it. */
-  readonly authorization: string;
-  readonly done: Promise<UpstreamOutcome<FetchedProfiles>>;
-}
-
-/** One (XUID, setting) pair and the fetch that will answer it. */
-interface PairFetch {
+/** One (XUID, setting) pair of a request, its key built once. */
+interface Pair {
+  readonly key: PairKey;
   readonly xuid: Xuid;
   readonly setting: ProfileSettingId;
-  readonly fetch: SharedFetch;
 }
 
-/** Outcome of waiting on a fetch: its result, or `undefined` when this request's deadline hit. */
-type Waited = UpstreamOutcome<FetchedProfiles> | undefined;
+/** What one pair ended with for this request, and the load that answered it. */
+interface Settled {
+  /** `undefined` when this request's deadline passed first. */
+  readonly result: PairResult | undefined;
+  readonly load: SharedLoad;
+}
+
+/** XUIDs that miss the same settings, fetched in one call; `pairs[i]` belongs to `xuids[i]`. */
+interface FetchGroup {
+  readonly settings: readonly ProfileSettingId[];
+  readonly xuids: Xuid[];
+  readonly pairs: (readonly Pair[])[];
+}
 
 const DEADLINE_PASSED: PartFailure = { kind: 'timeout' };
 
-/** Creates the loader that owns in-flight coalescing in front of the profile client. */
+/** Creates the loader: coalescing in front of the tiered cache and the profile client. */
 export function createProfileLoader(options: ProfileLoaderOptions): ProfileLoader {
-  const { cache, client, fetchDeadlineMs } = options;
-  const inFlight = new Map<string, SharedFetch>();
+  const { cache, client, fetchDeadlineMs, inFlight } = options;
 
-  /** Starts one fetch of `settings` for `xuids`, stores what comes back, registers every pair. */
-  function startFetch(
-    xuids: readonly Xuid[],
-    settings: readonly ProfileSettingId[],
-    context: CallContext,
-  ): SharedFetch {
-    // A shared fetch must not be cancelled because the client that started it went away:
-    // it gets its own deadline instead of the caller's signal.
-    const fetchContext: CallContext = { ...context, signal: AbortSignal.timeout(fetchDeadlineMs) };
-    const done = client.getProfiles(xuids, settings, fetchContext).then((outcome) => {
-      if (!outcome.ok) return outcome;
-      const fetched = pickAsked(outcome.value, xuids, settings);
-      for (const [xuid, values] of fetched) cache.store(xuid, values);
-      return { ok: true as const, value: fetched };
-    });
-    const shared: SharedFetch = { authorization: context.authorization, done };
-    const keys = xuids.flatMap((xuid) => settings.map((setting) => pairKey(xuid, setting)));
-    for (const key of keys) if (!inFlight.has(key)) inFlight.set(key, shared);
-    void done.finally(() => {
-      for (const key of keys) if (inFlight.get(key) === shared) inFlight.delete(key);
-    });
-    return shared;
+  function release(load: SharedLoad, keys: Iterable<PairKey>): void {
+    for (const key of keys) if (inFlight.get(key) === load) inFlight.delete(key);
   }
 
-  /** Fetches the pairs in `needs`, joining fetches already in flight when `mayJoin`. */
-  function fetchPairs(
-    needs: ReadonlyMap<Xuid, readonly ProfileSettingId[]>,
+  /** Registers `pairs` under a new load at once, then looks them up and fetches what is missing. */
+  function startLoad(pairs: readonly Pair[], context: CallContext): SharedLoad {
+    const deadline = startDeadline(fetchDeadlineMs);
+    const lookedUp = Promise.withResolvers<undefined>();
+    const done = Promise.withResolvers<undefined>();
+    const load: SharedLoad = {
+      authorization: context.authorization,
+      results: new Map(),
+      stale: new Map(),
+      lookedUp: lookedUp.promise,
+      done: done.promise,
+    };
+    for (const pair of pairs) if (!inFlight.has(pair.key)) inFlight.set(pair.key, load);
+    // A shared load must not be cancelled because the client that started it went away: its
+    // calls get the load's own deadline instead of the caller's signal.
+    const loadContext: CallContext = {
+      ...context,
+      signal: deadline.signal,
+      deadlineAtMs: deadline.deadlineAtMs,
+    };
+    runLoad(load, pairs, loadContext, () => {
+      lookedUp.resolve(undefined);
+    })
+      .catch((error: unknown) => {
+        // A pair left without a result counts as timed out for everyone waiting on it.
+        context.logger.error({ err: error }, 'profile load failed');
+      })
+      .finally(() => {
+        deadline.clear();
+        release(
+          load,
+          pairs.map((pair) => pair.key),
+        );
+        lookedUp.resolve(undefined);
+        done.resolve(undefined);
+      });
+    return load;
+  }
+
+  async function runLoad(
+    load: SharedLoad,
+    pairs: readonly Pair[],
+    context: CallContext,
+    markLookedUp: () => void,
+  ): Promise<void> {
+    const cached = await cache.lookup(pairs.map((pair) => pair.key));
+    const missing = new Map<Xuid, Pair[]>();
+    const fresh: PairKey[] = [];
+    for (const [index, pair] of pairs.entries()) {
+      const found = cached[index];
+      if (found?.state === 'fresh') {
+        load.results.set(pair.key, { kind: 'value', value: found.value });
+        fresh.push(pair.key);
+        continue;
+      }
+      if (found?.state === 'stale') load.stale.set(pair.key, found.value);
+      const own = missing.get(pair.xuid);
+      if (own) own.push(pair);
+      else missing.set(pair.xuid, [pair]);
+    }
+    // Fresh pairs are in L1 now: later requests read them there instead of waiting on fetches.
+    release(load, fresh);
+    markLookedUp();
+
+    // One call per distinct set of missing settings, so no fresh pair goes upstream again.
+    const groups = new Map<string, FetchGroup>();
+    for (const [xuid, own] of missing) {
+      const settings = own.map((pair) => pair.setting);
+      const id = settings.join(',');
+      const group = groups.get(id);
+      if (group) {
+        group.xuids.push(xuid);
+        group.pairs.push(own);
+      } else {
+        groups.set(id, { settings, xuids: [xuid], pairs: [own] });
+      }
+    }
+    await Promise.all([...groups.values()].map((group) => fetchGroup(load, group, context)));
+  }
+
+  async function fetchGroup(load: SharedLoad, group: FetchGroup, context: CallContext) {
+    const { xuids, settings } = group;
+    const outcome = await client.getProfiles(xuids, settings, context);
+    const fetched = outcome.ok ? pickAsked(outcome.value, xuids, settings) : undefined;
+    const toStore: [PairKey, string][] = [];
+    for (const [index, xuid] of xuids.entries()) {
+      const user = fetched?.get(xuid);
+      for (const { key, setting } of group.pairs[index] ?? []) {
+        if (!outcome.ok) {
+          load.results.set(key, { kind: 'failed', failure: outcome.failure });
+        } else if (!user) {
+          // A user absent from the answer is unknown to the profile service: no profile.
+          load.results.set(key, { kind: 'absent' });
+        } else {
+          const value = user.get(setting);
+          load.results.set(key, { kind: 'value', value: value ?? null });
+          // A setting the service left out is not cached: it is asked again next time.
+          if (value !== undefined) toStore.push([key, value]);
+        }
+      }
+    }
+    // L1 holds the values once `store` returns, so releasing the pairs afterwards never lets
+    // a request in between miss; the shared levels finish in the background.
+    cache.store(toStore).catch(() => undefined);
+  }
+
+  /** Joins loads in flight for `pairs` (when `mayJoin`) and starts one load for the rest. */
+  function claim(
+    pairs: readonly Pair[],
     context: CallContext,
     mayJoin: boolean,
-  ): Map<string, PairFetch> {
-    const byPair = new Map<string, PairFetch>();
-    const own = new Map<Xuid, ProfileSettingId[]>();
-    for (const [xuid, settings] of needs) {
-      for (const setting of settings) {
-        const running = mayJoin ? inFlight.get(pairKey(xuid, setting)) : undefined;
-        if (running) byPair.set(pairKey(xuid, setting), { xuid, setting, fetch: running });
-        else own.set(xuid, [...(own.get(xuid) ?? []), setting]);
+  ): Map<SharedLoad, Pair[]> {
+    const byLoad = new Map<SharedLoad, Pair[]>();
+    const own: Pair[] = [];
+    for (const pair of pairs) {
+      const running = mayJoin ? inFlight.get(pair.key) : undefined;
+      if (!running) {
+        own.push(pair);
+        continue;
       }
+      const joined = byLoad.get(running);
+      if (joined) joined.push(pair);
+      else byLoad.set(running, [pair]);
     }
-    // One call per distinct set of missing settings, so no fresh pair goes upstream again.
-    const groups = new Map<string, { settings: ProfileSettingId[]; xuids: Xuid[] }>();
-    for (const [xuid, settings] of own) {
-      const group = groups.get(settings.join(','));
-      if (group) group.xuids.push(xuid);
-      else groups.set(settings.join(','), { settings, xuids: [xuid] });
-    }
-    for (const { settings, xuids } of groups.values()) {
-      const fetch = startFetch(xuids, settings, context);
-      for (const xuid of xuids) {
-        for (const setting of settings)
-          byPair.set(pairKey(xuid, setting), { xuid, setting, fetch });
-      }
-    }
-    return byPair;
+    if (own.length > 0) byLoad.set(startLoad(own, context), own);
+    return byLoad;
+  }
+
+  /** Waits on each load for its pairs, until this request's deadline; records what each gave. */
+  async function settle(
+    byLoad: ReadonlyMap<SharedLoad, readonly Pair[]>,
+    signal: AbortSignal,
+    settled: Map<PairKey, Settled>,
+  ): Promise<void> {
+    await Promise.all(
+      [...byLoad].map(async ([load, pairs]) => {
+        const isLookedUp = await untilAborted(load.lookedUp, signal);
+        if (isLookedUp && !pairs.every((pair) => load.results.has(pair.key))) {
+          await untilAborted(load.done, signal);
+        }
+        for (const pair of pairs) {
+          settled.set(pair.key, { result: load.results.get(pair.key), load });
+        }
+      }),
+    );
   }
 
   async function loadProfiles(
@@ -121,50 +223,52 @@ export function createProfileLoader(options: ProfileLoaderOptions): ProfileLoade
     settings: readonly ProfileSettingId[],
     context: CallContext,
   ): Promise<ProfileLoadResult> {
-    const lookups = new Map(xuids.map((xuid) => [xuid, cache.lookup(xuid, settings)]));
-    const needs = new Map<Xuid, readonly ProfileSettingId[]>();
-    for (const [xuid, lookup] of lookups) {
-      if (lookup.missing.length > 0) needs.set(xuid, lookup.missing);
+    const pairs: Pair[] = [];
+    for (const xuid of xuids) {
+      for (const setting of settings) pairs.push({ key: pairKey(xuid, setting), xuid, setting });
     }
+    const settled = new Map<PairKey, Settled>();
+    await settle(claim(pairs, context, true), context.signal, settled);
 
-    const outcomes = new Map<string, Waited>();
-    const retryNeeds = await settlePairs(fetchPairs(needs, context, true), context, outcomes);
-    if (retryNeeds.size > 0) {
-      // Someone else's token was rejected or throttled: ask again with this caller's own token.
-      await settlePairs(fetchPairs(retryNeeds, context, false), context, outcomes);
-    }
+    // Someone else's token was rejected or throttled: ask again with this caller's own token.
+    const retry = pairs.filter((pair) => {
+      const { result, load } = settled.get(pair.key) ?? {};
+      return (
+        result?.kind === 'failed' &&
+        isCallerSpecific(result.failure) &&
+        load?.authorization !== context.authorization
+      );
+    });
+    if (retry.length > 0) await settle(claim(retry, context, false), context.signal, settled);
 
     const profiles = new Map<Xuid, ProfileValues>();
     let failure: PartFailure | undefined;
-    for (const [xuid, lookup] of lookups) {
+    let index = 0;
+    for (const xuid of xuids) {
       const values = new Map<ProfileSettingId, string | null>();
       let isComplete = true;
       for (const setting of settings) {
-        const cached = lookup.fresh.get(setting);
-        if (cached !== undefined) {
-          values.set(setting, cached);
+        const pair = pairs[index++];
+        const { result, load } = (pair && settled.get(pair.key)) ?? {};
+        if (result?.kind === 'value') {
+          values.set(setting, result.value);
           continue;
         }
-        const outcome = outcomes.get(pairKey(xuid, setting));
-        if (outcome?.ok) {
-          // A user absent from the answer is unknown to the profile service: no profile.
-          const user = outcome.value.get(xuid);
-          if (user) values.set(setting, user.get(setting) ?? null);
-          else isComplete = false;
+        if (result?.kind === 'absent') {
+          isComplete = false;
           continue;
         }
-        const stale = lookup.stale.get(setting);
+        const pairFailure = result?.failure ?? DEADLINE_PASSED;
+        const stale = pair && load?.stale.get(pair.key);
         // A rejected token fails the request (API.md §3 error table) rather than hiding behind
-        // stale data; every other failure may fall back on it.
-        if (stale !== undefined && !isCredentialRejection(outcome?.failure)) {
-          values.set(setting, stale); // stale-if-error (API.md §5 rule 5)
+        // stale data; every other failure may fall back on it (API.md §5 rule 5).
+        if (stale !== undefined && !isCredentialRejection(pairFailure)) {
+          values.set(setting, stale);
           continue;
         }
         isComplete = false;
         // Keep a token rejection over other failures: it decides the whole answer.
-        if (!failure || isCredentialRejection(outcome?.failure)) {
-          failure = outcome?.failure ?? DEADLINE_PASSED;
-        }
+        if (!failure || isCredentialRejection(pairFailure)) failure = pairFailure;
       }
       if (isComplete) profiles.set(xuid, values);
     }
@@ -174,63 +278,32 @@ export function createProfileLoader(options: ProfileLoaderOptions): ProfileLoade
   return { loadProfiles, inFlightCount: () => inFlight.size };
 }
 
-/**
- * Waits on every fetch a request depends on, until its deadline. Records each pair's outcome
- * and returns the pairs whose fetch failed for another caller's credentials.
- */
-async function settlePairs(
-  byPair: ReadonlyMap<string, PairFetch>,
-  context: CallContext,
-  outcomes: Map<string, Waited>,
-): Promise<Map<Xuid, ProfileSettingId[]>> {
-  const fetches = [...new Set([...byPair.values()].map((pair) => pair.fetch))];
-  const settled = await Promise.all(
-    fetches.map((fetch) => untilAborted(fetch.done, context.signal)),
-  );
-  const results = new Map(fetches.map((fetch, index) => [fetch, settled[index]]));
-  const retry = new Map<Xuid, ProfileSettingId[]>();
-  for (const [key, { xuid, setting, fetch }] of byPair) {
-    const outcome = results.get(fetch);
-    outcomes.set(key, outcome);
-    const isOtherCallersFailure =
-      outcome?.ok === false &&
-      isCallerSpecific(outcome.failure) &&
-      fetch.authorization !== context.authorization;
-    if (isOtherCallersFailure) retry.set(xuid, [...(retry.get(xuid) ?? []), setting]);
-  }
-  return retry;
-}
-
 /** 401/403 speak of one token and throttling of one player: nothing about other callers. */
 function isCallerSpecific(failure: PartFailure): boolean {
   return isCredentialRejection(failure) || failure.kind === 'throttled';
 }
 
-function isCredentialRejection(failure: PartFailure | undefined): boolean {
-  return failure?.status === 401 || failure?.status === 403;
-}
-
-/** Resolves with the promise's value, or `undefined` once `signal` aborts, whichever is first. */
-function untilAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T | undefined> {
-  if (signal.aborted) return Promise.resolve(undefined);
+/** Resolves true once `promise` settles, or false once `signal` aborts, whichever is first. */
+function untilAborted(promise: Promise<unknown>, signal: AbortSignal): Promise<boolean> {
+  if (signal.aborted) return Promise.resolve(false);
   return new Promise((resolve) => {
     const onAbort = () => {
-      resolve(undefined);
+      resolve(false);
     };
     signal.addEventListener('abort', onAbort, { once: true });
-    void promise.then((value) => {
+    void promise.then(() => {
       signal.removeEventListener('abort', onAbort);
-      resolve(value);
+      resolve(true);
     });
   });
 }
 
 /** Keeps only asked users and settings: data for anything else is ignored (API.md §5 rule 7). */
 function pickAsked(
-  users: readonly { id: string; settings: readonly { id: string; value: string }[] }[],
+  users: readonly ProfileUser[],
   xuids: readonly Xuid[],
   settings: readonly ProfileSettingId[],
-): FetchedProfiles {
+): Map<Xuid, Map<ProfileSettingId, string>> {
   const askedXuids = new Set<string>(xuids);
   const askedSettings = new Set<string>(settings);
   const fetched = new Map<Xuid, Map<ProfileSettingId, string>>();
@@ -245,8 +318,4 @@ function pickAsked(
     fetched.set(user.id, values);
   }
   return fetched;
-}
-
-function pairKey(xuid: Xuid, setting: ProfileSettingId): string {
-  return `${xuid}:${setting}`;
 }

@@ -1,105 +1,114 @@
-import { LRUCache } from 'lru-cache';
 import type { ProfileSettingId, Xuid } from '../xbl-vocabulary.js';
+import type { CacheEntry, ProfileCacheLevel } from './cache-level.js';
+import { createMemoryLevel } from './memory-level.js';
+import type { ProfileCacheSize } from './memory-level.js';
 
-/** Options of the in-process profile cache; a byte bound is required (STYLE.md 23). */
+/** Options of the profile cache; the in-process level's byte bound is required (STYLE.md 23). */
 export interface ProfileCacheOptions {
   /** How long a stored setting is fresh. */
   readonly ttlMs: number;
   /** How long past `ttlMs` it may still be served when the profile upstream fails. */
   readonly staleMs: number;
+  /** Bound of the in-process level (L1). */
   readonly maxBytes: number;
-  /** Clock in milliseconds; tests inject a fake one. */
+  /** Levels behind L1, nearest first (a shared Redis level). */
+  readonly sharedLevels?: readonly ProfileCacheLevel[];
+  /**
+   * Clock in milliseconds; tests inject a fake one. Wall-clock by default, because a shared
+   * level carries an entry's time to other processes.
+   */
   readonly now?: () => number;
 }
 
-/** What the cache holds for one XUID and the asked settings. */
-export interface ProfileLookup {
-  /** Settings whose values are fresh. */
-  readonly fresh: ReadonlyMap<ProfileSettingId, string>;
-  /** Settings past their TTL but within the stale window: fetch anew, fall back on error. */
-  readonly stale: ReadonlyMap<ProfileSettingId, string>;
-  /** Settings that must be fetched: stale ones and absent ones. */
-  readonly missing: readonly ProfileSettingId[];
-}
+/** The key of one (XUID, setting) pair: the unit the cache and the coalescing work on. */
+export type PairKey = string;
 
-/** Size of the cache, for `/readyz` and metrics. */
-export interface ProfileCacheSize {
-  readonly entries: number;
-  readonly bytes: number;
-}
+/** What the cache holds for one pair. */
+export type CachedPair =
+  | { readonly state: 'fresh'; readonly value: string }
+  /** Past its TTL but within the stale window: fetch anew, fall back on it on error. */
+  | { readonly state: 'stale'; readonly value: string }
+  | { readonly state: 'missing' };
 
 /**
- * Profile settings keyed per (XUID, setting id). Only profile data lives here: privacy and
- * people answers are never cached (API.md §3 rule 4). A shared second level (Redis) can sit
- * behind `lookup`/`store` without changing the loader's rules.
+ * Profile settings keyed per (XUID, setting id), over an ordered list of levels. Only profile
+ * data lives here: privacy and people answers are never cached (API.md §3 rule 4).
  */
 export interface ProfileCache {
-  lookup(xuid: Xuid, settings: readonly ProfileSettingId[]): ProfileLookup;
-  store(xuid: Xuid, values: ReadonlyMap<ProfileSettingId, string>): void;
+  /** What the levels hold for `keys`, in the same order; later levels answer only L1's misses. */
+  lookup(keys: readonly PairKey[]): Promise<readonly CachedPair[]>;
+  /** Stores fetched values in every level. L1 holds them once this returns, before it settles. */
+  store(values: readonly (readonly [PairKey, string])[]): Promise<void>;
+  /** Size of the in-process level. */
   size(): ProfileCacheSize;
+  /** Empties the in-process level. */
   clear(): void;
 }
 
-interface Entry {
-  readonly value: string;
-  readonly storedAtMs: number;
+const MISSING: CachedPair = Object.freeze({ state: 'missing' });
+
+/** The key of `setting` of `xuid`. */
+export function pairKey(xuid: Xuid, setting: ProfileSettingId): PairKey {
+  return `${xuid}:${setting}`;
 }
 
-/** Rough per-entry overhead on top of key and value characters (Map slot, object, strings). */
-const ENTRY_OVERHEAD_BYTES = 96;
-
-/** Creates the in-process LRU level, bounded in bytes, with a TTL plus a stale window. */
+/** Creates the tiered cache: L1 in process (lru-cache, byte bound), then any shared levels. */
 export function createProfileCache(options: ProfileCacheOptions): ProfileCache {
-  const { ttlMs, staleMs, maxBytes } = options;
-  if (!Number.isInteger(maxBytes) || maxBytes <= 0) {
-    throw new TypeError('Cannot create profile cache: maxBytes must be a positive integer');
-  }
+  const { ttlMs, staleMs } = options;
   if (!Number.isInteger(ttlMs) || ttlMs < 0 || !Number.isInteger(staleMs) || staleMs < 0) {
     throw new TypeError('Cannot create profile cache: ttlMs and staleMs must be whole numbers');
   }
-  const now = options.now ?? (() => performance.now());
+  const now = options.now ?? Date.now;
   const lifetimeMs = ttlMs + staleMs;
-  // Ages are checked against `now` here rather than with lru-cache's own TTL, whose clock is
-  // coarsened (`ttlResolution`) and treats a start time of 0 as "no TTL".
-  const cache = new LRUCache<string, Entry>({
-    maxSize: maxBytes,
-    sizeCalculation: (entry, key) => ENTRY_OVERHEAD_BYTES + 2 * (key.length + entry.value.length),
-  });
+  const memory = createMemoryLevel({ maxBytes: options.maxBytes, lifetimeMs, now });
+  const levels: readonly ProfileCacheLevel[] = [memory, ...(options.sharedLevels ?? [])];
 
-  return {
-    lookup(xuid, settings) {
-      const fresh = new Map<ProfileSettingId, string>();
-      const stale = new Map<ProfileSettingId, string>();
-      const missing: ProfileSettingId[] = [];
+  function judge(entry: CacheEntry | undefined, nowMs: number): CachedPair {
+    if (entry === undefined) return MISSING;
+    const ageMs = nowMs - entry.storedAtMs;
+    if (ageMs < ttlMs) return { state: 'fresh', value: entry.value };
+    return ageMs < lifetimeMs ? { state: 'stale', value: entry.value } : MISSING;
+  }
+
+  async function lookup(keys: readonly PairKey[]): Promise<readonly CachedPair[]> {
+    const found: CachedPair[] = new Array<CachedPair>(keys.length).fill(MISSING);
+    let pending = keys.map((_, index) => index);
+    for (const [depth, level] of levels.entries()) {
+      if (pending.length === 0) break;
+      const entries = await level.get(depth === 0 ? keys : pending.map((i) => keys[i] ?? ''));
       const nowMs = now();
-      for (const setting of settings) {
-        const key = keyOf(xuid, setting);
-        const entry = cache.get(key);
-        const ageMs = entry === undefined ? Infinity : nowMs - entry.storedAtMs;
-        if (entry !== undefined && ageMs < ttlMs) {
-          fresh.set(setting, entry.value);
+      const stillPending: number[] = [];
+      const promoted: [PairKey, CacheEntry][] = [];
+      for (const [j, index] of pending.entries()) {
+        const entry = entries[j];
+        const pair = judge(entry, nowMs);
+        if (pair.state === 'fresh' && entry) {
+          found[index] = pair;
+          if (depth > 0) promoted.push([keys[index] ?? '', entry]);
           continue;
         }
-        if (entry !== undefined && ageMs < lifetimeMs) stale.set(setting, entry.value);
-        else if (entry !== undefined) cache.delete(key);
-        missing.push(setting);
+        if (pair.state === 'stale' && found[index]?.state !== 'stale') found[index] = pair;
+        stillPending.push(index);
       }
-      return { fresh, stale, missing };
-    },
-    store(xuid, values) {
-      if (lifetimeMs === 0) return;
+      // A fresh answer from a farther level is copied into the nearer ones, keeping its age.
+      if (promoted.length > 0)
+        await Promise.all(levels.slice(0, depth).map((l) => l.set(promoted)));
+      pending = stillPending;
+    }
+    return found;
+  }
+
+  return {
+    lookup,
+    async store(values) {
+      if (lifetimeMs === 0 || values.length === 0) return;
       const storedAtMs = now();
-      for (const [setting, value] of values) {
-        cache.set(keyOf(xuid, setting), { value, storedAtMs });
-      }
+      const entries = values.map(([key, value]) => [key, { value, storedAtMs }] as const);
+      await Promise.all(levels.map((level) => level.set(entries)));
     },
-    size: () => ({ entries: cache.size, bytes: cache.calculatedSize }),
+    size: () => memory.size(),
     clear: () => {
-      cache.clear();
+      memory.clear();
     },
   };
-}
-
-function keyOf(xuid: Xuid, setting: ProfileSettingId): string {
-  return `${xuid}:${setting}`;
 }

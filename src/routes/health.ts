@@ -1,17 +1,22 @@
 import { Router } from 'express';
 import { methodNotAllowed } from '../http/method-not-allowed.js';
-import type { ProfileCacheSize } from '../profile-cache/profile-cache.js';
 import type { UpstreamName } from '../xbl-vocabulary.js';
 
 /** State of an upstream's circuit as `/readyz` reports it. */
 export type CircuitState = 'closed' | 'open' | 'half-open';
+
+/** Size of the in-process profile cache as `/readyz` shows it. */
+export interface CacheSize {
+  readonly entries: number;
+  readonly bytes: number;
+}
 
 /** What the health routes read; none of it touches an upstream. */
 export interface HealthDeps {
   /** True once SIGTERM started draining. */
   readonly isDraining: () => boolean;
   readonly circuitStates: () => Readonly<Record<UpstreamName, CircuitState>>;
-  readonly cacheSize: () => ProfileCacheSize;
+  readonly cacheSize: () => CacheSize;
 }
 
 /** `/healthz` (liveness, no I/O) and `/readyz` (can this replica serve?). */

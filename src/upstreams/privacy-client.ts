@@ -1,8 +1,11 @@
 import { z } from 'zod';
+import type { CallContext } from '../call-context.js';
 import type { PermissionId, Xuid } from '../xbl-vocabulary.js';
-import { createUpstreamPool, sendInBatches } from './upstream-http.js';
-import type { UpstreamClientOptions, UpstreamOutcome } from './upstream-http.js';
-import type { CallContext } from './xbl-headers.js';
+import { sendInBatches } from './upstream-batches.js';
+import type { BatchCall } from './upstream-batches.js';
+import { createUpstreamSender } from './upstream-http.js';
+import type { UpstreamClientOptions } from './upstream-http.js';
+import type { UpstreamEndpoint, UpstreamOutcome } from './upstream-pipeline.js';
 
 const reasonSchema = z.object({
   reason: z.string(),
@@ -35,32 +38,34 @@ export interface PrivacyClient {
     xuids: readonly Xuid[],
     permissions: readonly PermissionId[],
     context: CallContext,
-  ): Promise<UpstreamOutcome<UserPermissions[]>>;
+  ): Promise<UpstreamOutcome<readonly UserPermissions[]>>;
   close(): Promise<void>;
 }
 
+type ValidateAnswer = z.infer<typeof validateResponseSchema>;
+
+const PERMISSION_VALIDATE: UpstreamEndpoint<ValidateAnswer> = {
+  upstream: 'privacy',
+  path: '/users/me/permission/validate',
+  // UPSTREAMS.md §3: X-RequestedServiceVersion is documented as required; the SDK sends the
+  // contract version header instead, so both go.
+  versionHeaders: { 'x-requestedserviceversion': '1', 'x-xbl-contract-version': '1' },
+  schema: validateResponseSchema,
+};
+
 /** Creates the privacy client on its own keep-alive pool. */
 export function createPrivacyClient(options: UpstreamClientOptions): PrivacyClient {
-  const upstream = createUpstreamPool(options);
+  const upstream = createUpstreamSender(options);
   return {
     validatePermissions(xuids, permissions, context) {
-      const call = {
-        upstream: 'privacy',
-        path: '/users/me/permission/validate',
-        // UPSTREAMS.md §3: X-RequestedServiceVersion is documented as required; the SDK sends
-        // the contract version header instead, so both go.
-        versionHeaders: { 'x-requestedserviceversion': '1', 'x-xbl-contract-version': '1' },
-        schema: validateResponseSchema,
+      const call: BatchCall<ValidateAnswer, UserPermissions> = {
+        endpoint: PERMISSION_VALIDATE,
         batchSize: options.batchSize,
-        throttle: options.throttle,
-        toBody: (batch: readonly Xuid[]) => ({
-          users: batch.map((xuid) => ({ xuid })),
-          permissions,
-        }),
-        pick: (answer: z.infer<typeof validateResponseSchema>) => answer.responses,
-      } as const;
-      return sendInBatches(upstream, call, xuids, context);
+        toBody: (batch) => ({ users: batch.map((xuid) => ({ xuid })), permissions }),
+        pick: (answer) => answer.responses,
+      };
+      return sendInBatches(upstream.send, call, xuids, context);
     },
-    close: () => upstream.close(),
+    close: upstream.close,
   };
 }

@@ -1,8 +1,11 @@
 import { z } from 'zod';
+import type { CallContext } from '../call-context.js';
 import type { ProfileSettingId, Xuid } from '../xbl-vocabulary.js';
-import { createUpstreamPool, sendInBatches } from './upstream-http.js';
-import type { UpstreamClientOptions, UpstreamOutcome } from './upstream-http.js';
-import type { CallContext } from './xbl-headers.js';
+import { sendInBatches } from './upstream-batches.js';
+import type { BatchCall } from './upstream-batches.js';
+import { createUpstreamSender } from './upstream-http.js';
+import type { UpstreamClientOptions } from './upstream-http.js';
+import type { UpstreamEndpoint, UpstreamOutcome } from './upstream-pipeline.js';
 
 const profileUserSchema = z.object({
   id: z.string(),
@@ -11,6 +14,8 @@ const profileUserSchema = z.object({
 
 /** Batch profile answer; `hostId`, `isSponsoredUser` and other extras are dropped. */
 const profileBatchSchema = z.object({ profileUsers: z.array(profileUserSchema) });
+
+type ProfileBatch = z.infer<typeof profileBatchSchema>;
 
 /** One user's profile as the profile service sent it; settings matched by id, never position. */
 export type ProfileUser = z.infer<typeof profileUserSchema>;
@@ -22,28 +27,31 @@ export interface ProfileClient {
     xuids: readonly Xuid[],
     settings: readonly ProfileSettingId[],
     context: CallContext,
-  ): Promise<UpstreamOutcome<ProfileUser[]>>;
+  ): Promise<UpstreamOutcome<readonly ProfileUser[]>>;
   close(): Promise<void>;
 }
 
+const PROFILE_SETTINGS: UpstreamEndpoint<ProfileBatch> = {
+  upstream: 'profile',
+  path: '/users/batch/profile/settings',
+  // UPSTREAMS.md §1: the profile service answers 400 without contract version 2.
+  versionHeaders: { 'x-xbl-contract-version': '2' },
+  schema: profileBatchSchema,
+};
+
 /** Creates the profile client on its own keep-alive pool. */
 export function createProfileClient(options: UpstreamClientOptions): ProfileClient {
-  const upstream = createUpstreamPool(options);
+  const upstream = createUpstreamSender(options);
   return {
     getProfiles(xuids, settings, context) {
-      const call = {
-        upstream: 'profile',
-        path: '/users/batch/profile/settings',
-        // UPSTREAMS.md §1: the profile service answers 400 without contract version 2.
-        versionHeaders: { 'x-xbl-contract-version': '2' },
-        schema: profileBatchSchema,
+      const call: BatchCall<ProfileBatch, ProfileUser> = {
+        endpoint: PROFILE_SETTINGS,
         batchSize: options.batchSize,
-        throttle: options.throttle,
-        toBody: (batch: readonly Xuid[]) => ({ userIds: batch, settings }),
-        pick: (answer: z.infer<typeof profileBatchSchema>) => answer.profileUsers,
-      } as const;
-      return sendInBatches(upstream, call, xuids, context);
+        toBody: (batch) => ({ userIds: batch, settings }),
+        pick: (answer) => answer.profileUsers,
+      };
+      return sendInBatches(upstream.send, call, xuids, context);
     },
-    close: () => upstream.close(),
+    close: upstream.close,
   };
 }

@@ -140,8 +140,8 @@ describe('classifyFailure', () => {
     assert.equal(failure.cause, error, 'the SyntaxError is kept as cause');
   });
 
-  test('when the body cap is exceeded (GATEWAY_BODY_TOO_LARGE), it is bad_response', () => {
-    const failure = classifyFailure(codedError('GATEWAY_BODY_TOO_LARGE'));
+  test('when the body cap is exceeded (undici ResponseExceededMaxSizeError), it is bad_response', () => {
+    const failure = classifyFailure(new errors.ResponseExceededMaxSizeError());
 
     assert.equal(failure.kind, 'bad_response', 'an oversize body is a bad response');
   });

@@ -18,7 +18,7 @@ import {
 import type { ProfileLoadResult, ProfileValues } from '../../src/profile-cache/load-profiles.js';
 import type { PermissionResult, UserPermissions } from '../../src/upstreams/privacy-client.js';
 import type { Person } from '../../src/upstreams/social-client.js';
-import type { PartFailure, UpstreamOutcome } from '../../src/upstreams/upstream-http.js';
+import type { PartFailure, UpstreamOutcome } from '../../src/upstreams/upstream-pipeline.js';
 import { PERMISSION_IDS, PROFILE_SETTING_IDS } from '../../src/xbl-vocabulary.js';
 import type { PermissionId, ProfileSettingId, UpstreamName } from '../../src/xbl-vocabulary.js';
 

@@ -1,0 +1,26 @@
+import type { CallerThrottle } from '../caller-throttle.js';
+import type { UpstreamOutcome, UpstreamPolicy, UpstreamRequest } from '../upstream-pipeline.js';
+import { failed } from '../upstream-pipeline.js';
+
+/**
+ * Per-caller throttling (API.md §5 rule 4): a call for a caller that this upstream answered 429
+ * is not sent until its `Retry-After` has passed, and every 429 is remembered for that caller
+ * only. Outermost: a held-back call is not an upstream call, so nothing inside sees it.
+ */
+export function callerThrottleGate(throttle: CallerThrottle): UpstreamPolicy {
+  return (next) =>
+    async <T>(request: UpstreamRequest<T>): Promise<UpstreamOutcome<T>> => {
+      const { upstream } = request.endpoint;
+      const { callerId, logger } = request.context;
+      const waitSeconds = throttle.remainingSeconds(upstream, callerId);
+      if (waitSeconds > 0) {
+        logger.debug({ upstream, retryAfterSeconds: waitSeconds }, 'upstream call held back');
+        return failed({ kind: 'throttled', retryAfterSeconds: waitSeconds });
+      }
+      const outcome = await next(request);
+      if (!outcome.ok && outcome.failure.status === 429) {
+        throttle.record(upstream, callerId, outcome.failure.retryAfterSeconds ?? 1);
+      }
+      return outcome;
+    };
+}
