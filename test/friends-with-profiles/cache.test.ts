@@ -1,6 +1,6 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { asCardsResult, sampleProfile } from '../helpers/assertions.js';
+import { asCardsResult, assertProblem, sampleProfile } from '../helpers/assertions.js';
 import {
   allProfiles,
   allowEverything,
@@ -399,6 +399,44 @@ describe('profile cache: TTL and stale-if-error', () => {
         'serving from cache while the upstream fails is not partial',
       );
       assert.deepEqual(body.errors, [], 'no error should be listed when the stale value covers it');
+    });
+  }
+
+  const rejections = [
+    { status: 401, code: 'upstream_unauthorized' },
+    { status: 403, code: 'upstream_forbidden' },
+  ] as const;
+  for (const { status, code } of rejections) {
+    test(`when the profile upstream rejects the token with ${status} within the stale window, the stale profile is not served and the request answers ${status}`, async (t) => {
+      const clock = createClock();
+      const gw = await startTestGateway({ env: CACHE_ENV, now: clock.now });
+      t.after(() => gw.close());
+      const warm = await gw.getCards(`xuids=${X1},${X2}`);
+      assert.equal(warm.status, 200, 'precondition: the first request should fill the cache');
+      gw.upstreams.respond('profile', () => ({ status, body: { code: 'token-rejected' } }));
+
+      clock.advanceTo(START_MS + TTL_MS + 1);
+      const response = await gw.getCards(`xuids=${X1},${X2}`);
+
+      assertProblem(response, status, code);
+      const calls = gw.upstreams.callsTo('profile');
+      assert.equal(calls.length, 2, 'the stale profiles should be fetched anew once, not retried');
+      assert.deepEqual(
+        [...profileBody(calls[1]).userIds].sort(),
+        [X1, X2].sort(),
+        'the refetch should ask both stale XUIDs',
+      );
+      assert.equal(
+        calls[1]?.headers.authorization,
+        AUTHORIZATION,
+        "the refetch should carry the caller's own token",
+      );
+      assert.ok(
+        !response.text.includes(sampleSetting(X1, 'Gamertag')),
+        'no stale profile value should reach a caller whose token was rejected',
+      );
+      assert.equal(gw.upstreams.callsTo('social').length, 2, 'social should be asked each time');
+      assert.equal(gw.upstreams.callsTo('privacy').length, 2, 'privacy should be asked each time');
     });
   }
 

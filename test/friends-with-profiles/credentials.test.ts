@@ -2,8 +2,14 @@ import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import supertest from 'supertest';
 import { assertProblem } from '../helpers/assertions.js';
-import type { FakeUpstreamName, Responder } from '../helpers/fake-upstreams.js';
-import { AUTHORIZATION, gatewayFor } from '../helpers/test-app.js';
+import type {
+  FakeResponse,
+  FakeUpstreamName,
+  ProfileBody,
+  RecordedCall,
+  Responder,
+} from '../helpers/fake-upstreams.js';
+import { AUTHORIZATION, OTHER_AUTHORIZATION, XUIDS, gatewayFor } from '../helpers/test-app.js';
 import type { TestGateway } from '../helpers/test-app.js';
 
 /** The secret part of the default `Authorization`. */
@@ -237,3 +243,146 @@ describe('an upstream rejects the token', () => {
     assert.equal(gw.upstreams.callsTo('profile').length, 1, 'profile was called');
   });
 });
+
+describe('a token rejection wins over other failures', () => {
+  const rejections = [
+    { status: 401, code: 'upstream_unauthorized' },
+    { status: 403, code: 'upstream_forbidden' },
+  ] as const;
+  /** Four XUIDs: with UPSTREAM_BATCH_SIZE=2, two batches of two. */
+  const FOUR_XUIDS = Array.from({ length: 4 }, (_, index) =>
+    String(2533274800000000n + BigInt(index)),
+  );
+  const [FIRST_BATCH_XUID, , LATER_BATCH_XUID] = FOUR_XUIDS as [string, string, string, string];
+
+  for (const upstream of UPSTREAMS) {
+    for (const { status, code } of rejections) {
+      test(`when the first ${upstream} batch answers 500 and a later one ${status}, the gateway answers ${status}`, async (t) => {
+        // The rejection comes last both in batch order and in time, so it must win on its merits.
+        const firstBatchFails: Responder = (call) =>
+          xuidsOf(call).includes(FIRST_BATCH_XUID) ? { status: 500 } : { status, delayMs: 50 };
+        const gw = await gatewayFor(t, {
+          env: { UPSTREAM_BATCH_SIZE: '2' },
+          responders: { [upstream]: firstBatchFails },
+        });
+
+        const res = await gw.getCards(`xuids=${FOUR_XUIDS.join(',')}`);
+
+        assertProblem(res, status, code);
+        const calls = gw.upstreams.callsTo(upstream);
+        assert.deepEqual(
+          [...new Set(calls.flatMap(xuidsOf))].sort(),
+          [...FOUR_XUIDS].sort(),
+          `both ${upstream} batches should have been sent`,
+        );
+        assert.equal(
+          calls.filter((call) => xuidsOf(call).includes(LATER_BATCH_XUID)).length,
+          1,
+          `the rejected ${upstream} batch should be sent once, not retried`,
+        );
+        assert.ok(!res.text.includes(TOKEN), 'no token in the problem');
+      });
+    }
+  }
+
+  const otherFailures: { name: string; answer: FakeResponse }[] = [
+    { name: 'answers 500', answer: { status: 500 } },
+    { name: 'hangs past the deadline', answer: { hang: true } },
+  ];
+  const [X1, X2] = XUIDS;
+  for (const { name, answer } of otherFailures) {
+    for (const { status, code } of rejections) {
+      test(`when two XUIDs miss different settings and the first one's profile call ${name} while the other's is rejected with ${status}, the gateway answers ${status}`, async (t) => {
+        const gw = await gatewayFor(t, { env: { REQUEST_DEADLINE_MS: '250' } });
+        const warm = await gw.getCards(`xuids=${X1}&settings=Gamertag`);
+        assert.equal(warm.status, 200, `precondition: ${X1}'s Gamertag is cached`);
+        gw.upstreams.respond('profile', (call) =>
+          profileBodyOf(call).userIds.includes(X1) ? answer : { status, delayMs: 20 },
+        );
+
+        const res = await gw.getCards(`xuids=${X1},${X2}&settings=Gamertag,Gamerscore`);
+
+        assertProblem(res, status, code);
+        const calls = gw.upstreams.callsTo('profile').slice(1);
+        assert.deepEqual(
+          [...new Set(calls.map((call) => JSON.stringify(profileBodyOf(call))))].sort(),
+          [
+            JSON.stringify({ userIds: [X1], settings: ['Gamerscore'] }),
+            JSON.stringify({ userIds: [X2], settings: ['Gamertag', 'Gamerscore'] }),
+          ].sort(),
+          'each XUID should go in its own profile call for exactly its missing settings',
+        );
+        assert.equal(
+          calls.filter((call) => profileBodyOf(call).userIds.includes(X2)).length,
+          1,
+          'the rejected profile call should be sent once, not retried',
+        );
+      });
+    }
+  }
+
+  for (const { status, code } of rejections) {
+    test(`when a profile fetch the request joined answers 500 and its own fetch is rejected with ${status}, the request answers ${status}`, async (t) => {
+      const sharedCalled = createSignal();
+      const ownCalled = createSignal();
+      const gw = await gatewayFor(t, {
+        responders: {
+          profile: async (call) => {
+            if (profileBodyOf(call).userIds.includes(X2)) {
+              ownCalled.resolve();
+              return { status };
+            }
+            sharedCalled.resolve();
+            await ownCalled.promise;
+            return { status: 500 };
+          },
+        },
+      });
+      const starterPending = gw.getCards(`xuids=${X1}`, OTHER_AUTHORIZATION).then((r) => r);
+      await sharedCalled.promise;
+
+      const res = await gw.getCards(`xuids=${X1},${X2}`);
+      const starter = await starterPending;
+
+      assertProblem(res, status, code);
+      const calls = gw.upstreams.callsTo('profile');
+      assert.deepEqual(
+        calls.map((call) => [profileBodyOf(call).userIds, call.headers.authorization]),
+        [
+          [[X1], OTHER_AUTHORIZATION],
+          [[X2], AUTHORIZATION],
+        ],
+        `the request should join the running fetch of ${X1} and fetch only ${X2} itself`,
+      );
+      assert.equal(starter.status, 200, 'the starter had social and privacy, so it gets 200');
+      assert.deepEqual(
+        (starter.body as { errors: unknown }).errors,
+        [{ upstream: 'profile', code: 'unavailable', status: 500 }],
+        "the starter should see its own fetch's 500, not the other caller's rejection",
+      );
+    });
+  }
+});
+
+/** The XUIDs one recorded call carries, whatever the upstream's body shape. */
+function xuidsOf(call: RecordedCall): string[] {
+  const body = call.body as {
+    xuids?: string[];
+    userIds?: string[];
+    users?: { xuid: string }[];
+  };
+  return body.xuids ?? body.userIds ?? body.users?.map((user) => user.xuid) ?? [];
+}
+
+function profileBodyOf(call: RecordedCall): ProfileBody {
+  return call.body as ProfileBody;
+}
+
+/** A promise with its resolver, to hold an upstream answer until another call arrives. */
+function createSignal() {
+  let resolve: () => void = () => undefined;
+  const promise = new Promise<void>((done) => {
+    resolve = done;
+  });
+  return { promise, resolve };
+}

@@ -46,6 +46,13 @@ export interface FakeUpstreams {
   callsTo(upstream: FakeUpstreamName): RecordedCall[];
   /** Replaces one upstream's responder. */
   respond(upstream: FakeUpstreamName, responder: Responder): void;
+  /**
+   * How many calls to `upstream` the gateway abandoned: their connection closed before the fake
+   * answered (an aborted call). A fake's own `reset` and its closing at the end do not count.
+   */
+  abandonedCount(upstream: FakeUpstreamName): number;
+  /** Resolves once `count` calls to `upstream` have been abandoned (see `abandonedCount`). */
+  callsAbandoned(upstream: FakeUpstreamName, count?: number): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -154,12 +161,45 @@ function delay(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
+/** Counts abandoned calls per upstream and wakes whoever waits for a count. */
+function createAbandonment() {
+  const counts = new Map<FakeUpstreamName, number>();
+  const waiters: { upstream: FakeUpstreamName; count: number; resolve: () => void }[] = [];
+  let isClosing = false;
+  return {
+    note: (upstream: FakeUpstreamName) => {
+      if (isClosing) return;
+      const count = (counts.get(upstream) ?? 0) + 1;
+      counts.set(upstream, count);
+      for (const waiter of [...waiters]) {
+        if (waiter.upstream === upstream && waiter.count <= count) {
+          waiters.splice(waiters.indexOf(waiter), 1);
+          waiter.resolve();
+        }
+      }
+    },
+    count: (upstream: FakeUpstreamName) => counts.get(upstream) ?? 0,
+    reach: (upstream: FakeUpstreamName, count: number): Promise<void> => {
+      if ((counts.get(upstream) ?? 0) >= count) return Promise.resolve();
+      return new Promise((resolve) => waiters.push({ upstream, count, resolve }));
+    },
+    startClosing: () => {
+      isClosing = true;
+    },
+  };
+}
+
 async function startOne(
   upstream: FakeUpstreamName,
   calls: RecordedCall[],
   responders: Map<FakeUpstreamName, Responder>,
+  onAbandoned: (upstream: FakeUpstreamName) => void,
 ): Promise<{ server: Server; url: string }> {
   const server = createServer((req, res) => {
+    let isResetByFake = false;
+    res.on('close', () => {
+      if (!res.writableFinished && !isResetByFake) onAbandoned(upstream);
+    });
     const chunks: Buffer[] = [];
     req.on('data', (chunk: Buffer) => chunks.push(chunk));
     req.on('end', () => {
@@ -183,6 +223,7 @@ async function startOne(
         if (answer.delayMs) await delay(answer.delayMs);
         if (answer.hang) return;
         if (answer.reset) {
+          isResetByFake = true;
           req.socket.destroy();
           return;
         }
@@ -211,10 +252,11 @@ export async function startFakeUpstreams(
     ['profile', responders.profile ?? allProfiles],
     ['privacy', responders.privacy ?? allowEverything],
   ]);
+  const abandonment = createAbandonment();
   const [social, profile, privacy] = await Promise.all([
-    startOne('social', calls, current),
-    startOne('profile', calls, current),
-    startOne('privacy', calls, current),
+    startOne('social', calls, current, abandonment.note),
+    startOne('profile', calls, current, abandonment.note),
+    startOne('privacy', calls, current, abandonment.note),
   ]);
   return {
     env: { XBL_SOCIAL_URL: social.url, XBL_PROFILE_URL: profile.url, XBL_PRIVACY_URL: privacy.url },
@@ -223,7 +265,10 @@ export async function startFakeUpstreams(
     respond: (upstream, responder) => {
       current.set(upstream, responder);
     },
+    abandonedCount: (upstream) => abandonment.count(upstream),
+    callsAbandoned: (upstream, count = 1) => abandonment.reach(upstream, count),
     close: async () => {
+      abandonment.startClosing();
       await Promise.all(
         [social, profile, privacy].map(
           ({ server }) =>

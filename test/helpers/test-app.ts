@@ -1,3 +1,5 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
 import type { TestContext } from 'node:test';
 import type { Express } from 'express';
@@ -90,4 +92,23 @@ export async function gatewayFor(
   const gw = await startTestGateway(options);
   t.after(() => gw.close());
   return gw;
+}
+
+/**
+ * Serves `app` on a loopback port until test `t` ends, for tests that need a real client
+ * connection (hanging up, holding a request open). Returns the port.
+ */
+export async function listenFor(t: TestContext, app: Express): Promise<number> {
+  const server = createServer(app);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.after(
+    () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => {
+          resolve();
+        });
+      }),
+  );
+  return (server.address() as AddressInfo).port;
 }
