@@ -9,6 +9,7 @@ import { requestId } from './http/request-id.js';
 import { requestLogging } from './http/request-logging.js';
 import { createInFlightLimit } from './http/load-shedding.js';
 import type { InFlightLimit } from './http/load-shedding.js';
+import type { ProfileCacheLevel } from './profile-cache/cache-level.js';
 import { createProfileLoader } from './profile-cache/load-profiles.js';
 import type { ProfileLoader } from './profile-cache/load-profiles.js';
 import { createProfileCache } from './profile-cache/profile-cache.js';
@@ -62,6 +63,8 @@ export interface AppDeps {
 export interface CreateDepsOptions {
   /** Clock of the profile cache and the throttle memory, in milliseconds. */
   readonly now?: () => number;
+  /** Profile cache levels behind the in-process one, nearest first. */
+  readonly sharedCacheLevels?: readonly ProfileCacheLevel[];
 }
 
 /** Builds the per-process state, the upstream clients, the profile cache and the loader. */
@@ -88,7 +91,11 @@ export function createDeps(
   const social = createSocialClient(clientOptions(upstreams.socialUrl));
   const profile = createProfileClient(clientOptions(upstreams.profileUrl));
   const privacy = createPrivacyClient(clientOptions(upstreams.privacyUrl));
-  const cache = createProfileCache({ ...config.profileCache, now: options.now });
+  const cache = createProfileCache({
+    ...config.profileCache,
+    sharedLevels: options.sharedCacheLevels,
+    now: options.now,
+  });
   const profiles = createProfileLoader({
     cache,
     client: profile,

@@ -75,7 +75,10 @@ export function createProfileCache(options: ProfileCacheOptions): ProfileCache {
     let pending = keys.map((_, index) => index);
     for (const [depth, level] of levels.entries()) {
       if (pending.length === 0) break;
-      const entries = await level.get(depth === 0 ? keys : pending.map((i) => keys[i] ?? ''));
+      const entries = await readLevel(
+        level,
+        depth === 0 ? keys : pending.map((i) => keys[i] ?? ''),
+      );
       const nowMs = now();
       const stillPending: number[] = [];
       const promoted: [PairKey, CacheEntry][] = [];
@@ -104,11 +107,31 @@ export function createProfileCache(options: ProfileCacheOptions): ProfileCache {
       if (lifetimeMs === 0 || values.length === 0) return;
       const storedAtMs = now();
       const entries = values.map(([key, value]) => [key, { value, storedAtMs }] as const);
-      await Promise.all(levels.map((level) => level.set(entries)));
+      await writeLevels(levels, entries);
     },
     size: () => memory.size(),
     clear: () => {
       memory.clear();
     },
   };
+}
+
+/** A level's entries; a level that fails anyway counts as a miss, never as a failed request. */
+async function readLevel(
+  level: ProfileCacheLevel,
+  keys: readonly PairKey[],
+): Promise<readonly (CacheEntry | undefined)[]> {
+  try {
+    return await level.get(keys);
+  } catch {
+    return [];
+  }
+}
+
+/** Writes `entries` to `levels`, all started at once; a failed write is only a later miss. */
+async function writeLevels(
+  levels: readonly ProfileCacheLevel[],
+  entries: readonly (readonly [PairKey, CacheEntry])[],
+): Promise<void> {
+  await Promise.all(levels.map((level) => level.set(entries).catch(() => undefined)));
 }

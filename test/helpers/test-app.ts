@@ -7,6 +7,7 @@ import supertest from 'supertest';
 import { buildApp, createDeps } from '../../src/app.js';
 import type { AppDeps } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
+import type { ProfileCacheLevel } from '../../src/profile-cache/cache-level.js';
 import { createLogger } from '../../src/http/request-logging.js';
 import { startFakeUpstreams } from './fake-upstreams.js';
 import type { FakeUpstreams, Responder } from './fake-upstreams.js';
@@ -49,6 +50,8 @@ export interface TestGatewayOptions {
   readonly env?: Readonly<Record<string, string>>;
   /** Clock of the profile cache. */
   readonly now?: () => number;
+  /** Profile cache levels behind the in-process one. */
+  readonly sharedCacheLevels?: readonly ProfileCacheLevel[];
 }
 
 /** Starts fake upstreams and a gateway app wired to them. Close it in `after`/`t.after`. */
@@ -63,7 +66,10 @@ export async function startTestGateway(options: TestGatewayOptions = {}): Promis
     },
   });
   const logger = createLogger({ level: config.logLevel, destination });
-  const deps = createDeps(config, logger, { now: options.now });
+  const deps = createDeps(config, logger, {
+    now: options.now,
+    sharedCacheLevels: options.sharedCacheLevels,
+  });
   const gateway = buildApp(deps);
   return {
     app: gateway.app,
