@@ -1,22 +1,9 @@
-// ESLint flat config: typescript-eslint strict type-checked rules plus the layer boundaries of STYLE.md.
+// ESLint flat config: typescript-eslint strict type-checked rules plus the layer boundaries of
+// STYLE.md, which eslint.layers.js builds from one table.
 import js from '@eslint/js';
 import nodePlugin from 'eslint-plugin-n';
 import tseslint from 'typescript-eslint';
-
-/** Import patterns that a folder must not use, so dependencies point one way. */
-function banImports(files, patterns) {
-  return {
-    files,
-    rules: {
-      '@typescript-eslint/no-restricted-imports': ['error', { patterns }],
-    },
-  };
-}
-
-const expressPackages = {
-  group: ['express', 'helmet', 'pino-http', 'supertest'],
-  message: 'Only the HTTP edge (app.ts, http/, routes/) knows about Express.',
-};
+import { layerRules } from './eslint.layers.js';
 
 export default tseslint.config(
   { ignores: ['dist/', 'node_modules/', 'coverage/'] },
@@ -46,76 +33,10 @@ export default tseslint.config(
     },
   },
   {
-    files: ['eslint.config.js'],
+    files: ['eslint.config.js', 'eslint.layers.js'],
     ...tseslint.configs.disableTypeChecked,
   },
-  banImports(
-    ['src/friend-cards/**', 'src/upstreams/**', 'src/profile-cache/**'],
-    [
-      expressPackages,
-      {
-        group: ['**/routes/*', '**/http/*', '**/app.js'],
-        message: 'Lower layers never import the HTTP edge.',
-      },
-    ],
-  ),
-  banImports(
-    ['src/friend-cards/merge-cards.ts'],
-    [
-      expressPackages,
-      { group: ['undici', 'node:*', 'pino', 'lru-cache'], message: 'mergeCards is pure: no I/O.' },
-      {
-        group: ['**/upstreams/*', '**/profile-cache/*'],
-        allowTypeImports: true,
-        message: 'mergeCards is pure: it may use their types, not their code.',
-      },
-    ],
-  ),
-  banImports(
-    ['src/upstreams/social-client.ts'],
-    [
-      {
-        group: ['./profile-client.js', './privacy-client.js'],
-        message: 'No upstream client imports a sibling.',
-      },
-    ],
-  ),
-  banImports(
-    ['src/upstreams/profile-client.ts'],
-    [
-      {
-        group: ['./social-client.js', './privacy-client.js'],
-        message: 'No upstream client imports a sibling.',
-      },
-    ],
-  ),
-  banImports(
-    ['src/upstreams/privacy-client.ts'],
-    [
-      {
-        group: ['./social-client.js', './profile-client.js'],
-        message: 'No upstream client imports a sibling.',
-      },
-    ],
-  ),
-  banImports(
-    ['src/simulator/**'],
-    [
-      {
-        group: [
-          '**/routes/*',
-          '**/friend-cards/*',
-          '**/upstreams/*',
-          '**/profile-cache/*',
-          '**/http/*',
-          '**/app.js',
-          '**/config.js',
-        ],
-        message:
-          'The simulator encodes UPSTREAMS.md on its own; it shares no code with the gateway.',
-      },
-    ],
-  ),
+  ...layerRules,
   {
     files: ['src/server.ts', 'src/simulator.ts', 'src/start-local.ts'],
     rules: { 'n/no-process-env': 'off', 'n/no-process-exit': 'off', 'no-console': 'off' },
