@@ -56,16 +56,15 @@ const PERMISSION_VALIDATE: UpstreamEndpoint<ValidateAnswer> = {
 /** Creates the privacy client on its own keep-alive pool. */
 export function createPrivacyClient(options: UpstreamClientOptions): PrivacyClient {
   const upstream = createUpstreamSender(options);
+  const call: BatchCall<ValidateAnswer, UserPermissions, readonly PermissionId[]> = {
+    endpoint: PERMISSION_VALIDATE,
+    batchSize: options.batchSize,
+    toBody: (batch, permissions) => ({ users: batch.map((xuid) => ({ xuid })), permissions }),
+    pick: (answer) => answer.responses,
+  };
   return {
-    validatePermissions(xuids, permissions, context) {
-      const call: BatchCall<ValidateAnswer, UserPermissions> = {
-        endpoint: PERMISSION_VALIDATE,
-        batchSize: options.batchSize,
-        toBody: (batch) => ({ users: batch.map((xuid) => ({ xuid })), permissions }),
-        pick: (answer) => answer.responses,
-      };
-      return sendInBatches(upstream.send, call, xuids, context);
-    },
+    validatePermissions: (xuids, permissions, context) =>
+      sendInBatches(upstream.send, call, { xuids, args: permissions, context }),
     close: upstream.close,
   };
 }

@@ -42,16 +42,15 @@ const PROFILE_SETTINGS: UpstreamEndpoint<ProfileBatch> = {
 /** Creates the profile client on its own keep-alive pool. */
 export function createProfileClient(options: UpstreamClientOptions): ProfileClient {
   const upstream = createUpstreamSender(options);
+  const call: BatchCall<ProfileBatch, ProfileUser, readonly ProfileSettingId[]> = {
+    endpoint: PROFILE_SETTINGS,
+    batchSize: options.batchSize,
+    toBody: (batch, settings) => ({ userIds: batch, settings }),
+    pick: (answer) => answer.profileUsers,
+  };
   return {
-    getProfiles(xuids, settings, context) {
-      const call: BatchCall<ProfileBatch, ProfileUser> = {
-        endpoint: PROFILE_SETTINGS,
-        batchSize: options.batchSize,
-        toBody: (batch) => ({ userIds: batch, settings }),
-        pick: (answer) => answer.profileUsers,
-      };
-      return sendInBatches(upstream.send, call, xuids, context);
-    },
+    getProfiles: (xuids, settings, context) =>
+      sendInBatches(upstream.send, call, { xuids, args: settings, context }),
     close: upstream.close,
   };
 }

@@ -46,7 +46,8 @@ export function createSocialClient(options: UpstreamClientOptions): SocialClient
     pick: (answer) => answer.people,
   };
   return {
-    getPeople: (xuids, context) => sendInBatches(upstream.send, peopleByXuids, xuids, context),
+    getPeople: (xuids, context) =>
+      sendInBatches(upstream.send, peopleByXuids, { xuids, args: undefined, context }),
     close: upstream.close,
   };
 }

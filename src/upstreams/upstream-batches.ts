@@ -7,13 +7,16 @@ import type {
   UpstreamOutcome,
 } from './upstream-pipeline.js';
 
-/** How one client turns a batch of XUIDs into a call and an answer into entries. */
-export interface BatchCall<T, R> {
+/**
+ * How one client turns a batch of XUIDs into a call and an answer into entries; described once
+ * per client, with what varies per request (`args`, e.g. the asked settings) passed to `toBody`.
+ */
+export interface BatchCall<T, R, A = undefined> {
   readonly endpoint: UpstreamEndpoint<T>;
   /** Most XUIDs in one call (`UPSTREAM_BATCH_SIZE`; UPSTREAMS.md: the real limits are unknown). */
   readonly batchSize: number;
   /** The JSON body for one batch of XUIDs. */
-  toBody(batch: readonly Xuid[]): unknown;
+  toBody(batch: readonly Xuid[], args: A): unknown;
   /** The entries of a validated answer. */
   pick(answer: T): readonly R[];
 }
@@ -23,16 +26,16 @@ export interface BatchCall<T, R> {
  * joins the entries. One failed batch fails the part; a credential rejection wins over other
  * failures so that it can fail the request (API.md §3 error table).
  */
-export async function sendInBatches<T, R>(
+export async function sendInBatches<T, R, A>(
   send: SendUpstream,
-  call: BatchCall<T, R>,
-  xuids: readonly Xuid[],
-  context: CallContext,
+  call: BatchCall<T, R, A>,
+  request: { readonly xuids: readonly Xuid[]; readonly args: A; readonly context: CallContext },
 ): Promise<UpstreamOutcome<readonly R[]>> {
+  const { xuids, args, context } = request;
   const sendBatch = async (batch: readonly Xuid[]): Promise<UpstreamOutcome<readonly R[]>> => {
     const outcome = await send({
       endpoint: call.endpoint,
-      body: call.toBody(batch),
+      body: call.toBody(batch, args),
       xuidCount: batch.length,
       context,
     });
