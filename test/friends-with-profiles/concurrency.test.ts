@@ -7,8 +7,9 @@ import {
   allowEverything,
   createBarrier,
   emptyPeople,
+  xuidsOf,
 } from '../helpers/fake-upstreams.js';
-import type { FakeUpstreamName, RecordedCall, Responder } from '../helpers/fake-upstreams.js';
+import type { FakeUpstreamName, Responder } from '../helpers/fake-upstreams.js';
 import { startTestGateway } from '../helpers/test-app.js';
 
 const UPSTREAMS: readonly FakeUpstreamName[] = ['social', 'profile', 'privacy'];
@@ -25,16 +26,6 @@ const FIVE_XUIDS = Array.from({ length: 5 }, (_, index) =>
 
 /** A deadline short enough that a barrier that never opens fails the test quickly. */
 const SHORT_DEADLINE_MS = '500';
-
-/** The XUIDs one recorded call carries, whatever the upstream's body shape. */
-function xuidsOf(call: RecordedCall): string[] {
-  const body = call.body as {
-    xuids?: string[];
-    userIds?: string[];
-    users?: { xuid: string }[];
-  };
-  return body.xuids ?? body.userIds ?? body.users?.map((user) => user.xuid) ?? [];
-}
 
 /** Wraps every default responder so that it answers only after `arrive()` resolves. */
 function behindBarrier(arrive: () => Promise<void>): Record<FakeUpstreamName, Responder> {

@@ -2,6 +2,7 @@ import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import supertest from 'supertest';
 import { assertProblem } from '../helpers/assertions.js';
+import { xuidsOf } from '../helpers/fake-upstreams.js';
 import type {
   FakeResponse,
   FakeUpstreamName,
@@ -363,16 +364,6 @@ describe('a token rejection wins over other failures', () => {
     });
   }
 });
-
-/** The XUIDs one recorded call carries, whatever the upstream's body shape. */
-function xuidsOf(call: RecordedCall): string[] {
-  const body = call.body as {
-    xuids?: string[];
-    userIds?: string[];
-    users?: { xuid: string }[];
-  };
-  return body.xuids ?? body.userIds ?? body.users?.map((user) => user.xuid) ?? [];
-}
 
 function profileBodyOf(call: RecordedCall): ProfileBody {
   return call.body as ProfileBody;

@@ -2,11 +2,22 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { asCardsResult, sampleProfile } from '../helpers/assertions.js';
 import { createFakeCacheLevel } from '../helpers/fake-cache-level.js';
+import type { FakeCacheLevel } from '../helpers/fake-cache-level.js';
 import { sampleSetting } from '../helpers/fake-upstreams.js';
 import type { ProfileBody } from '../helpers/fake-upstreams.js';
 import { DEFAULT_SETTINGS, OTHER_AUTHORIZATION, XUIDS, gatewayFor } from '../helpers/test-app.js';
 
 const [X1, X2] = XUIDS;
+
+/** Puts fresh default settings of `xuid` into `level`, as another replica would have. */
+function seedLevel(level: FakeCacheLevel, xuid: string): void {
+  for (const setting of DEFAULT_SETTINGS) {
+    level.entries.set(`${xuid}:${setting}`, {
+      value: sampleSetting(xuid, setting),
+      storedAtMs: Date.now(),
+    });
+  }
+}
 
 describe('profile cache with a shared second level', () => {
   test('when a second level is slow, two concurrent misses of the same XUIDs still fetch once', async (t) => {
@@ -30,12 +41,7 @@ describe('profile cache with a shared second level', () => {
 
   test('when the second level holds fresh values, no profile call is made and L1 keeps them', async (t) => {
     const level = createFakeCacheLevel();
-    for (const setting of DEFAULT_SETTINGS) {
-      level.entries.set(`${X1}:${setting}`, {
-        value: sampleSetting(X1, setting),
-        storedAtMs: Date.now(),
-      });
-    }
+    seedLevel(level, X1);
     const gw = await gatewayFor(t, { sharedCacheLevels: [level] });
 
     const first = await gw.getCards(`xuids=${X1}`);
@@ -55,12 +61,7 @@ describe('profile cache with a shared second level', () => {
 
   test('when the second level lacks some pairs, only those are fetched and then written to it', async (t) => {
     const level = createFakeCacheLevel();
-    for (const setting of DEFAULT_SETTINGS) {
-      level.entries.set(`${X1}:${setting}`, {
-        value: sampleSetting(X1, setting),
-        storedAtMs: Date.now(),
-      });
-    }
+    seedLevel(level, X1);
     const gw = await gatewayFor(t, { sharedCacheLevels: [level] });
 
     const response = await gw.getCards(`xuids=${X1},${X2}`);

@@ -78,6 +78,16 @@ export interface PrivacyBody {
   readonly permissions: string[];
 }
 
+/** The XUIDs one recorded call carries, whatever the upstream's body shape. */
+export function xuidsOf(call: RecordedCall): string[] {
+  const body = call.body as {
+    xuids?: string[];
+    userIds?: string[];
+    users?: { xuid: string }[];
+  };
+  return body.xuids ?? body.userIds ?? body.users?.map((user) => user.xuid) ?? [];
+}
+
 /** Social default: nobody is in the caller's people collection. */
 export const emptyPeople: Responder = () => ({ body: { people: [], totalCount: 0 } });
 
