@@ -259,8 +259,10 @@ export function formatReport(report: BenchReport): string {
   out.push(
     '',
     `- req/s counts 2xx answers; p50/p99 are exact latencies of 2xx answers as the load ` +
-      `generator saw them; gateway / baseline is the req/s ratio of each round (median, range); ` +
-      `differences in ms pair runs of the same round.`,
+      `generator saw them. gateway / baseline divides each round's gateway req/s by the same ` +
+      `round's baseline req/s: median (lowest–highest) over rounds. The req/s columns are medians ` +
+      `of each side on its own, so in noisy rounds they need not divide to it. Differences in ms ` +
+      `also pair runs of the same round.`,
     `- Gateway: dist/server.js with its defaults and ${settings} (so the hot pool, cached once ` +
       `before hot, wide and latency, stays fresh throughout), stdout drained and discarded.`,
     `- Hot pool: the simulator's first 1,000 XUIDs drawn Zipf-like (s = 1); cold: 10 XUIDs per ` +

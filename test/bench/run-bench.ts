@@ -18,8 +18,8 @@
 //
 // Options (after `npm run bench --`):
 //   --quick              2 rounds of 1 s per target, 1 s warm-up: a smoke run under a minute
-//   --rounds <n>         rounds per scenario (default 3)
-//   --duration <s>       seconds per measured run (default 6)
+//   --rounds <n>         rounds per scenario (default 5: a median that shrugs off a noisy round)
+//   --duration <s>       seconds per measured run (default 3)
 //   --scenario <list>    comma-separated subset of latency,hot,cold,wide (default all)
 //   --json <path>        where the JSON results go (default bench-results/bench-<time>.json)
 //   --help
@@ -143,8 +143,8 @@ function parseOptions(argv: readonly string[]): BenchOptions | undefined {
     return undefined;
   }
   const quick = values.quick;
-  const rounds = wholeNumber('--rounds', values.rounds, quick ? 2 : 3, 1, 20);
-  const durationS = wholeNumber('--duration', values.duration, quick ? 1 : 6, 1, 60);
+  const rounds = wholeNumber('--rounds', values.rounds, quick ? 2 : 5, 1, 20);
+  const durationS = wholeNumber('--duration', values.duration, quick ? 1 : 3, 1, 60);
   const known = SCENARIOS.map((s) => s.name);
   const scenarios = (values.scenario ?? known.join(','))
     .split(',')
