@@ -26,6 +26,9 @@ export const PROFILE_PATH = '/users/batch/profile/settings';
 /** `UPSTREAMS.md` §3: the privacy service's permission/validate path. */
 export const PRIVACY_PATH = '/users/me/permission/validate';
 
+/** Calls received per service since start, for load tests; not an Xbox Live path. */
+export const STATS_PATH = '/simulator/stats';
+
 /** Tokens that make every service reject the call, so tests can exercise upstream 401/403. */
 export const REJECTED_TOKENS = Object.freeze({ expired: 'expired', forbidden: 'forbidden' });
 
@@ -102,6 +105,8 @@ export function createSimulatorApp(
   // What admit() learned about a call, for respond(); entries go with their requests.
   const admitted = new WeakMap<Request, { callerXuid: string; isMalformed: boolean }>();
   const parseJson = express.json({ limit: MAX_BODY_SIZE });
+  // Every call a service receives, whatever it answers: what a gateway costs its upstreams.
+  const calls: Record<ServiceName, number> = { social: 0, profile: 0, privacy: 0 };
 
   const xuid = z.string('must be a decimal XUID string').refine(isXuid, 'must be a decimal XUID');
   const xuidList = z
@@ -212,6 +217,7 @@ export function createSimulatorApp(
       res: Response,
       next: NextFunction,
     ): Promise<void> {
+      calls[endpoint.service] += 1;
       const credentials = checkAuthorization(req.get('authorization'));
       if ('status' in credentials) {
         sendRejection(res, credentials);
@@ -322,6 +328,10 @@ export function createSimulatorApp(
     sendJson(res, 200, HEALTHY);
   });
   app.all('/healthz', allowOnly('GET, HEAD'));
+  app.get(STATS_PATH, (_req, res) => {
+    sendJson(res, 200, { calls });
+  });
+  app.all(STATS_PATH, allowOnly('GET, HEAD'));
   app.post(SOCIAL_PATH, ...serve(people));
   app.all(SOCIAL_PATH, allowOnly('POST'));
   app.post(PROFILE_PATH, ...serve(profile));

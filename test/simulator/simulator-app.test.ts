@@ -2,7 +2,12 @@ import assert from 'node:assert/strict';
 import { test, type TestContext } from 'node:test';
 import request from 'supertest';
 import type { Population } from '../../src/simulator/population.js';
-import { PRIVACY_PATH, PROFILE_PATH, SOCIAL_PATH } from '../../src/simulator/simulator-app.js';
+import {
+  PRIVACY_PATH,
+  PROFILE_PATH,
+  SOCIAL_PATH,
+  STATS_PATH,
+} from '../../src/simulator/simulator-app.js';
 import { startUnlimitedSimulator } from '../helpers/simulator-server.js';
 
 const USERHASH = '2535405290015920';
@@ -531,4 +536,39 @@ test('every answer is JSON and carries an X-XblCorrelationId', async (t) => {
     assert.match(response.headers['content-type'] ?? '', /^application\/json/, 'answers are JSON');
     assert.ok(response.headers['x-xblcorrelationid'], `${call.path} sends a correlation id`);
   }
+});
+
+test('GET /simulator/stats counts the calls each service received, whatever it answered', async (t) => {
+  const world = await startWorld(t);
+  const xuid = world.population.xuidAt(0);
+
+  const before = await request(world.url).get(STATS_PATH);
+  for (let i = 0; i < 2; i += 1) {
+    await request(world.url)
+      .post(SOCIAL_PATH)
+      .set('Authorization', AUTHORIZATION)
+      .send({ xuids: [xuid] });
+  }
+  const withoutVersion = await request(world.url)
+    .post(PROFILE_PATH)
+    .set('Authorization', AUTHORIZATION)
+    .send({ userIds: [xuid], settings: ['Gamertag'] });
+  const withoutAuthorization = await request(world.url)
+    .post(PRIVACY_PATH)
+    .send({ users: [{ xuid }], permissions: ['ViewTargetProfile'] });
+  const after = await request(world.url).get(STATS_PATH);
+
+  assert.equal(before.status, 200, 'the stats answer 200');
+  assert.deepEqual(
+    before.body,
+    { calls: { social: 0, profile: 0, privacy: 0 } },
+    'nothing is counted before the first call',
+  );
+  assert.equal(withoutVersion.status, 400, 'the profile call is refused');
+  assert.equal(withoutAuthorization.status, 401, 'the privacy call is refused');
+  assert.deepEqual(
+    after.body,
+    { calls: { social: 2, profile: 1, privacy: 1 } },
+    'every call is counted under its service, refused ones too; stats calls are not',
+  );
 });
