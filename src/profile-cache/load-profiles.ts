@@ -223,23 +223,21 @@ export function createProfileLoader(options: ProfileLoaderOptions): ProfileLoade
     settings: readonly ProfileSettingId[],
     context: CallContext,
   ): Promise<ProfileLoadResult> {
-    const pairs: Pair[] = [];
-    for (const xuid of xuids) {
-      for (const setting of settings) pairs.push({ key: pairKey(xuid, setting), xuid, setting });
+    // Pair i is setting i % settings.length of XUID ⌊i / settings.length⌋; keys built once.
+    const keys: PairKey[] = [];
+    for (const xuid of xuids) for (const setting of settings) keys.push(pairKey(xuid, setting));
+    const inMemory = cache.freshInMemory(keys);
+    const pending: Pair[] = [];
+    for (const [index, value] of inMemory.entries()) {
+      if (value !== undefined) continue;
+      const xuid = xuids[Math.floor(index / settings.length)];
+      const setting = settings[index % settings.length];
+      if (xuid !== undefined && setting !== undefined) {
+        pending.push({ key: keys[index] ?? '', xuid, setting });
+      }
     }
     const settled = new Map<PairKey, Settled>();
-    await settle(claim(pairs, context, true), context.signal, settled);
-
-    // Someone else's token was rejected or throttled: ask again with this caller's own token.
-    const retry = pairs.filter((pair) => {
-      const { result, load } = settled.get(pair.key) ?? {};
-      return (
-        result?.kind === 'failed' &&
-        isCallerSpecific(result.failure) &&
-        load?.authorization !== context.authorization
-      );
-    });
-    if (retry.length > 0) await settle(claim(retry, context, false), context.signal, settled);
+    if (pending.length > 0) await loadPending(pending, context, settled);
 
     const profiles = new Map<Xuid, ProfileValues>();
     let failure: PartFailure | undefined;
@@ -248,8 +246,13 @@ export function createProfileLoader(options: ProfileLoaderOptions): ProfileLoade
       const values = new Map<ProfileSettingId, string | null>();
       let isComplete = true;
       for (const setting of settings) {
-        const pair = pairs[index++];
-        const { result, load } = (pair && settled.get(pair.key)) ?? {};
+        const key = keys[index] ?? '';
+        const fresh = inMemory[index++];
+        if (fresh !== undefined) {
+          values.set(setting, fresh);
+          continue;
+        }
+        const { result, load } = settled.get(key) ?? {};
         if (result?.kind === 'value') {
           values.set(setting, result.value);
           continue;
@@ -259,7 +262,7 @@ export function createProfileLoader(options: ProfileLoaderOptions): ProfileLoade
           continue;
         }
         const pairFailure = result?.failure ?? DEADLINE_PASSED;
-        const stale = pair && load?.stale.get(pair.key);
+        const stale = load?.stale.get(key);
         // A rejected token fails the request (API.md §3 error table) rather than hiding behind
         // stale data; every other failure may fall back on it (API.md §5 rule 5).
         if (stale !== undefined && !isCredentialRejection(pairFailure)) {
@@ -273,6 +276,25 @@ export function createProfileLoader(options: ProfileLoaderOptions): ProfileLoade
       if (isComplete) profiles.set(xuid, values);
     }
     return { profiles, failure };
+  }
+
+  /** Joins or starts loads for the pairs L1 could not answer, and waits on them. */
+  async function loadPending(
+    pending: readonly Pair[],
+    context: CallContext,
+    settled: Map<PairKey, Settled>,
+  ): Promise<void> {
+    await settle(claim(pending, context, true), context.signal, settled);
+    // Someone else's token was rejected or throttled: ask again with this caller's own token.
+    const retry = pending.filter((pair) => {
+      const { result, load } = settled.get(pair.key) ?? {};
+      return (
+        result?.kind === 'failed' &&
+        isCallerSpecific(result.failure) &&
+        load?.authorization !== context.authorization
+      );
+    });
+    if (retry.length > 0) await settle(claim(retry, context, false), context.signal, settled);
   }
 
   return { loadProfiles, inFlightCount: () => inFlight.size };

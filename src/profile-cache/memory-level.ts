@@ -18,6 +18,8 @@ export interface ProfileCacheSize {
 
 /** The in-process level: its reads and writes finish at once, behind a resolved promise. */
 export interface MemoryLevel extends ProfileCacheLevel {
+  /** The entry of `key` now, without a promise: L1 is read synchronously on the hot path. */
+  peek(key: string): CacheEntry | undefined;
   size(): ProfileCacheSize;
   clear(): void;
 }
@@ -47,6 +49,7 @@ export function createMemoryLevel(options: MemoryLevelOptions): MemoryLevel {
 
   return {
     get: (keys) => Promise.resolve(keys.map(read)),
+    peek: read,
     set(entries) {
       for (const [key, entry] of entries) cache.set(key, entry);
       return Promise.resolve();

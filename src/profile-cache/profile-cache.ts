@@ -37,6 +37,11 @@ export type CachedPair =
 export interface ProfileCache {
   /** What the levels hold for `keys`, in the same order; later levels answer only L1's misses. */
   lookup(keys: readonly PairKey[]): Promise<readonly CachedPair[]>;
+  /**
+   * The fresh values L1 holds for `keys` right now, `undefined` elsewhere: no promise and no
+   * await, so a hot request is served before it registers anything for coalescing.
+   */
+  freshInMemory(keys: readonly PairKey[]): (string | undefined)[];
   /** Stores fetched values in every level. L1 holds them once this returns, before it settles. */
   store(values: readonly (readonly [PairKey, string])[]): Promise<void>;
   /** Size of the in-process level. */
@@ -101,8 +106,17 @@ export function createProfileCache(options: ProfileCacheOptions): ProfileCache {
     return found;
   }
 
+  function freshInMemory(keys: readonly PairKey[]): (string | undefined)[] {
+    const nowMs = now();
+    return keys.map((key) => {
+      const entry = memory.peek(key);
+      return entry !== undefined && nowMs - entry.storedAtMs < ttlMs ? entry.value : undefined;
+    });
+  }
+
   return {
     lookup,
+    freshInMemory,
     async store(values) {
       if (lifetimeMs === 0 || values.length === 0) return;
       const storedAtMs = now();

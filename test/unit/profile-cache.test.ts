@@ -394,3 +394,25 @@ describe('createProfileCache bounds', () => {
     );
   });
 });
+
+describe('createProfileCache freshInMemory', () => {
+  test('when L1 holds a fresh, a stale and no value, only the fresh one is returned at once', async () => {
+    const clock = createClock();
+    const cache = createCache(clock);
+    await storeOne(cache, OTHER_XUID, values({ Gamertag: 'Old' }));
+    clock.set(START_MS + TTL_MS);
+    await storeOne(cache, XUID, values({ Gamertag: 'CracklierJewel9' }));
+
+    const found = cache.freshInMemory([
+      pairKey(XUID, 'Gamertag'),
+      pairKey(OTHER_XUID, 'Gamertag'),
+      pairKey(XUID, 'Bio'),
+    ]);
+
+    assert.deepEqual(
+      found,
+      ['CracklierJewel9', undefined, undefined],
+      'the fresh value, then nothing for the stale and the absent pair',
+    );
+  });
+});
