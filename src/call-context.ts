@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { randomFillSync } from 'node:crypto';
 import type { Logger } from 'pino';
 
 /** W3C trace context to continue on outgoing calls (API.md §3). */
@@ -65,9 +65,30 @@ export function startDeadline(durationMs: number): Deadline {
   };
 }
 
+/** Random bytes drawn from the CSPRNG in blocks: one system call serves many ids. */
+const randomPool = Buffer.alloc(4096);
+let randomOffset = randomPool.length;
+
+function takeRandom(byteCount: number): Buffer {
+  if (randomOffset + byteCount > randomPool.length) {
+    randomFillSync(randomPool);
+    randomOffset = 0;
+  }
+  randomOffset += byteCount;
+  return randomPool.subarray(randomOffset - byteCount, randomOffset);
+}
+
+/**
+ * `byteCount` random bytes as lowercase hex, for trace and span ids (W3C trace context asks for
+ * random ids; a pooled CSPRNG block costs far less than a `randomBytes` call per id).
+ */
+export function randomHex(byteCount: number): string {
+  return takeRandom(byteCount).toString('hex');
+}
+
 /** Starts a correlation vector (`MS-CV`): a random base, then `.1`, `.2`… per upstream call. */
 export function createCorrelationVector(): () => string {
-  const base = randomBytes(12).toString('base64');
+  const base = takeRandom(12).toString('base64');
   let counter = 0;
   return () => `${base}.${++counter}`;
 }

@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { randomHex } from '../call-context.js';
 import type { TraceContext } from '../call-context.js';
 
 /** W3C trace context level 1 `traceparent`: version 00, non-zero trace and parent ids. */
@@ -25,5 +25,5 @@ export function resolveTraceContext(
       tracestate.split(',').length <= 32;
     return { traceId, flags, state: isStateValid ? tracestate : undefined };
   }
-  return { traceId: randomBytes(16).toString('hex'), flags: '01' };
+  return { traceId: randomHex(16), flags: '01' };
 }

@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { randomHex } from '../call-context.js';
 import type { CallContext } from '../call-context.js';
 
 /**
@@ -16,7 +16,7 @@ export function buildXblHeaders(
     authorization: context.authorization,
     'x-request-id': context.requestId,
     'ms-cv': context.nextCorrelationVector(),
-    traceparent: `00-${context.trace.traceId}-${randomBytes(8).toString('hex')}-${context.trace.flags}`,
+    traceparent: `00-${context.trace.traceId}-${randomHex(8)}-${context.trace.flags}`,
     ...versionHeaders,
   };
   if (context.trace.state !== undefined) headers.tracestate = context.trace.state;
