@@ -86,7 +86,7 @@ export function createDeps(
     maxBodyBytes: upstreams.maxBodyBytes,
     batchSize: upstreams.batchSize,
     // Called once per upstream: a policy with state gets one instance per upstream.
-    policies: upstreamPolicies({ throttle: state.callerThrottle }),
+    policies: upstreamPolicies({ config, throttle: state.callerThrottle }),
   });
   const social = createSocialClient(clientOptions(upstreams.socialUrl));
   const profile = createProfileClient(clientOptions(upstreams.profileUrl));

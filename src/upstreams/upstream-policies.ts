@@ -1,11 +1,14 @@
+import type { Config } from '../config.js';
 import type { CallerThrottle } from './caller-throttle.js';
 import { callLogging } from './policies/call-logging.js';
 import { callerThrottleGate } from './policies/caller-throttle-gate.js';
 import { deadline } from './policies/deadline.js';
 import type { UpstreamPolicy } from './upstream-pipeline.js';
 
-/** What the policies share across upstreams: the per-process state they read and write. */
+/** What the policies read: the settings, and the per-process state they share across upstreams. */
 export interface UpstreamPolicyDeps {
+  /** Where a policy reads its settings (retries, breaker thresholds). */
+  readonly config: Config;
   readonly throttle: CallerThrottle;
 }
 
