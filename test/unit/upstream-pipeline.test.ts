@@ -16,7 +16,11 @@ import type {
   UpstreamPolicy,
   UpstreamRequest,
 } from '../../src/upstreams/upstream-pipeline.js';
-import { AUTHORIZATION } from '../helpers/test-app.js';
+import { createSocialClient } from '../../src/upstreams/social-client.js';
+import { upstreamPolicies } from '../../src/upstreams/upstream-policies.js';
+import { loadConfig } from '../../src/config.js';
+import { startFakeUpstreams } from '../helpers/fake-upstreams.js';
+import { AUTHORIZATION, XUIDS } from '../helpers/test-app.js';
 
 const ENDPOINT: UpstreamEndpoint<{ ok: boolean }> = {
   upstream: 'social',
@@ -175,5 +179,50 @@ describe('call logging policy', () => {
 
     assert.equal(atInfo.lines.length, 0, 'nothing is logged for a success at info');
     assert.equal(atDebug.lines[0]?.msg, 'upstream call finished', 'a success is logged at debug');
+  });
+});
+
+describe('a client built on the pipeline', () => {
+  test('when one more policy is listed, it sees every batch call of a real client over HTTP', async (t) => {
+    const upstreams = await startFakeUpstreams();
+    t.after(() => upstreams.close());
+    const config = loadConfig(upstreams.env);
+    const seen: { upstream: string; xuidCount: number; ok: boolean }[] = [];
+    const recording: UpstreamPolicy =
+      (next) =>
+      async <T>(request: UpstreamRequest<T>) => {
+        const outcome = await next(request);
+        seen.push({
+          upstream: request.endpoint.upstream,
+          xuidCount: request.xuidCount,
+          ok: outcome.ok,
+        });
+        return outcome;
+      };
+    const throttle = createCallerThrottle({ maxCallers: 10 });
+    const social = createSocialClient({
+      baseUrl: upstreams.env.XBL_SOCIAL_URL,
+      connections: 2,
+      timeoutMs: 1000,
+      maxBodyBytes: 65_536,
+      batchSize: 2,
+      policies: [...upstreamPolicies({ config, throttle }), recording],
+    });
+    t.after(() => social.close());
+    const { context } = createContext();
+
+    const outcome = await social.getPeople([...XUIDS], context);
+
+    assert.equal(outcome.ok, true, 'the call succeeds through the whole chain');
+    assert.equal(upstreams.callsTo('social').length, 2, 'three XUIDs in batches of two: two calls');
+    assert.deepEqual(
+      seen.map((call) => call.xuidCount).sort(),
+      [1, 2],
+      'the added policy sees each batch call with its XUID count',
+    );
+    assert.ok(
+      seen.every((call) => call.upstream === 'social' && call.ok),
+      'each seen call names its upstream and its outcome',
+    );
   });
 });
