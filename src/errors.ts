@@ -84,6 +84,8 @@ export class UpstreamCredentialsRejectedError extends GatewayError {
       status === 401 ? 'Token rejected' : 'Token not allowed',
       {
         detail: `Cannot get friend cards: the ${upstream} service answered ${status} to the token`,
+        // API.md §3: every 401 names the scheme to authenticate with.
+        headers: status === 401 ? { 'WWW-Authenticate': 'XBL3.0' } : {},
       },
     );
   }

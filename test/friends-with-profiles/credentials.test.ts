@@ -230,6 +230,11 @@ describe('an upstream rejects the token', () => {
         );
         assert.ok(!res.text.includes('upstream-secret-detail'), 'no upstream body in the problem');
         assert.ok(!res.text.includes(TOKEN), 'no token in the problem');
+        assert.equal(
+          res.headers['www-authenticate'],
+          status === 401 ? 'XBL3.0' : undefined,
+          'every 401 carries WWW-Authenticate: XBL3.0 (API.md §3), a 403 none',
+        );
       });
     }
   }
