@@ -26,7 +26,12 @@ import { createProfileClient } from './upstreams/profile-client.js';
 import type { ProfileClient } from './upstreams/profile-client.js';
 import { createSocialClient } from './upstreams/social-client.js';
 import type { SocialClient } from './upstreams/social-client.js';
+import { createRetryBudget } from './upstreams/retry-budget.js';
+import type { RetryBudget } from './upstreams/retry-budget.js';
+import { createUpstreamCircuit } from './upstreams/upstream-circuit.js';
+import type { UpstreamCircuit } from './upstreams/upstream-circuit.js';
 import { upstreamPolicies } from './upstreams/upstream-policies.js';
+import type { UpstreamName } from './xbl-vocabulary.js';
 
 /** Most (upstream, caller) pairs remembered as throttled; the oldest are forgotten first. */
 const MAX_THROTTLED_CALLERS = 100_000;
@@ -45,7 +50,13 @@ export interface ProcessState {
   readonly callerThrottle: CallerThrottle;
   /** Profile loads in flight by (XUID, setting), which concurrent requests join. */
   readonly profileLoads: ProfileLoadsInFlight;
+  /** Each upstream's circuit breaker and retry budget. */
+  readonly circuits: Readonly<Record<UpstreamName, UpstreamCircuit>>;
+  readonly retryBudgets: Readonly<Record<UpstreamName, RetryBudget>>;
 }
+
+/** Retry budgets count calls over this window (API.md §5: the last 10 s). */
+const RETRY_BUDGET_WINDOW_MS = 10_000;
 
 /** Everything the app uses, built once by the entry file (or a test) and passed down. */
 export interface AppDeps {
@@ -73,24 +84,41 @@ export function createDeps(
   logger: Logger,
   options: CreateDepsOptions = {},
 ): AppDeps {
+  const { upstreams } = config;
+  const perUpstream = <T>(create: () => T): Record<UpstreamName, T> => ({
+    social: create(),
+    profile: create(),
+    privacy: create(),
+  });
   const state: ProcessState = {
     inFlightRequests: createInFlightLimit(config.requests.maxInFlight),
     callerThrottle: createCallerThrottle({ maxCallers: MAX_THROTTLED_CALLERS, now: options.now }),
     profileLoads: createProfileLoadsInFlight(),
+    circuits: perUpstream(() => createUpstreamCircuit(upstreams.breaker)),
+    retryBudgets: perUpstream(() =>
+      createRetryBudget({
+        ratio: upstreams.retryBudgetRatio,
+        windowMs: RETRY_BUDGET_WINDOW_MS,
+        minRetriesPerSecond: 1,
+      }),
+    ),
   };
-  const { upstreams } = config;
-  const clientOptions = (baseUrl: string) => ({
+  const clientOptions = (upstream: UpstreamName, baseUrl: string) => ({
     baseUrl,
     connections: upstreams.connections,
     timeoutMs: upstreams.timeoutMs,
     maxBodyBytes: upstreams.maxBodyBytes,
     batchSize: upstreams.batchSize,
-    // Called once per upstream: a policy with state gets one instance per upstream.
-    policies: upstreamPolicies({ config, throttle: state.callerThrottle }),
+    policies: upstreamPolicies({
+      retries: upstreams.retries,
+      throttle: state.callerThrottle,
+      circuit: state.circuits[upstream],
+      retryBudget: state.retryBudgets[upstream],
+    }),
   });
-  const social = createSocialClient(clientOptions(upstreams.socialUrl));
-  const profile = createProfileClient(clientOptions(upstreams.profileUrl));
-  const privacy = createPrivacyClient(clientOptions(upstreams.privacyUrl));
+  const social = createSocialClient(clientOptions('social', upstreams.socialUrl));
+  const profile = createProfileClient(clientOptions('profile', upstreams.profileUrl));
+  const privacy = createPrivacyClient(clientOptions('privacy', upstreams.privacyUrl));
   const cache = createProfileCache({
     ...config.profileCache,
     sharedLevels: options.sharedCacheLevels,
@@ -129,8 +157,14 @@ export function buildApp(deps: AppDeps): Gateway {
   app.use(
     healthRoutes({
       isDraining: () => isDraining,
-      // No breakers yet: every circuit is closed until upstream policies wrap the clients.
-      circuitStates: () => ({ social: 'closed', profile: 'closed', privacy: 'closed' }),
+      circuitStates: () => {
+        const { circuits } = deps.state;
+        return {
+          social: circuits.social.state(),
+          profile: circuits.profile.state(),
+          privacy: circuits.privacy.state(),
+        };
+      },
       cacheSize: () => deps.cache.size(),
     }),
   );

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import {
+  decimalNumber,
   deepFreeze,
   LOG_LEVELS,
   parseSettings,
@@ -54,6 +55,18 @@ export const settingsSchema = z.object({
   UPSTREAM_MAX_BODY_BYTES: wholeNumber(1024, 2 ** 30).describe(
     'a larger upstream answer is bad_response (bytes)',
   ),
+  UPSTREAM_RETRIES: wholeNumber(0, 5).describe(
+    'extra attempts after a connection reset or refusal, 500, 502, 503 or 504, while the deadline allows',
+  ),
+  RETRY_BUDGET_RATIO: decimalNumber(0, 1).describe(
+    'retries to one upstream are at most this share of its calls over the last 10 s (plus 1 per second)',
+  ),
+  BREAKER_FAILURE_THRESHOLD: wholeNumber(1, 1000).describe(
+    "consecutive failed calls (connection failure, 500/502/503/504, timeout) that open an upstream's circuit",
+  ),
+  BREAKER_HALF_OPEN_AFTER_MS: wholeNumber(1, 10 * 60_000).describe(
+    'how long a circuit stays open before one probe call is let through (ms)',
+  ),
   MAX_IN_FLIGHT_REQUESTS: wholeNumber(1, 1_000_000).describe(
     'past this many card requests in progress, a new one is shed with 503',
   ),
@@ -82,6 +95,9 @@ export interface Config {
     readonly connections: number;
     readonly timeoutMs: number;
     readonly maxBodyBytes: number;
+    readonly retries: number;
+    readonly retryBudgetRatio: number;
+    readonly breaker: { readonly failureThreshold: number; readonly halfOpenAfterMs: number };
   };
   readonly requests: {
     readonly deadlineMs: number;
@@ -132,6 +148,12 @@ function toConfig(s: Settings): Config {
       connections: s.UPSTREAM_CONNECTIONS,
       timeoutMs: s.UPSTREAM_TIMEOUT_MS,
       maxBodyBytes: s.UPSTREAM_MAX_BODY_BYTES,
+      retries: s.UPSTREAM_RETRIES,
+      retryBudgetRatio: s.RETRY_BUDGET_RATIO,
+      breaker: {
+        failureThreshold: s.BREAKER_FAILURE_THRESHOLD,
+        halfOpenAfterMs: s.BREAKER_HALF_OPEN_AFTER_MS,
+      },
     },
     requests: {
       deadlineMs: s.REQUEST_DEADLINE_MS,

@@ -16,6 +16,17 @@ export function wholeNumber(min: number, max: number) {
     .pipe(z.number().int().min(min, `must be at least ${min}`).max(max, `must be at most ${max}`));
 }
 
+/** A decimal number within bounds, such as 0.2. */
+export function decimalNumber(min: number, max: number) {
+  const message = `must be a number from ${min} to ${max}`;
+  return z
+    .string()
+    .trim()
+    .regex(/^\d+(\.\d+)?$/, message)
+    .transform(Number)
+    .pipe(z.number().min(min, message).max(max, message));
+}
+
 /** Reads a defaults file (JSON keyed by env name) as strings, the form the environment uses. */
 export function readDefaults(path: URL): Record<string, string> {
   const raw = JSON.parse(readFileSync(path, 'utf8')) as Record<string, unknown>;

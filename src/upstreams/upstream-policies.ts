@@ -1,22 +1,50 @@
-import type { Config } from '../config.js';
 import type { CallerThrottle } from './caller-throttle.js';
 import { callLogging } from './policies/call-logging.js';
 import { callerThrottleGate } from './policies/caller-throttle-gate.js';
+import { circuitBreaker } from './policies/circuit-breaker.js';
 import { deadline } from './policies/deadline.js';
+import { retry } from './policies/retry.js';
+import type { RetryBudget } from './retry-budget.js';
+import type { UpstreamCircuit } from './upstream-circuit.js';
 import type { UpstreamPolicy } from './upstream-pipeline.js';
 
-/** What the policies read: the settings, and the per-process state they share across upstreams. */
+/** What one upstream's policies read: settings, and the per-process state they use. */
 export interface UpstreamPolicyDeps {
-  /** Where a policy reads its settings (retries, breaker thresholds). */
-  readonly config: Config;
+  /** `UPSTREAM_RETRIES`. */
+  readonly retries: number;
+  /** Shared by every upstream: the callers each one throttled. */
   readonly throttle: CallerThrottle;
+  /** This upstream's own circuit and retry budget. */
+  readonly circuit: UpstreamCircuit;
+  readonly retryBudget: RetryBudget;
 }
 
+/** Backoff of retries: tens of milliseconds, since the request deadline is about a second. */
+const RETRY_BASE_DELAY_MS = 20;
+const RETRY_MAX_DELAY_MS = 200;
+/** An attempt needs at least this long before the deadline to be worth starting. */
+const MIN_ATTEMPT_MS = 20;
+
 /**
- * The chain every upstream call passes through, outermost first; called once per upstream, so
- * a policy with state (a breaker) gets one instance per upstream. A new policy is one file in
- * `policies/` and one line here.
+ * The chain every upstream call passes through, outermost first; called once per upstream with
+ * that upstream's state. A new policy is one file in `policies/` and one line here.
+ *
+ * A held-back caller is not a call (the gate is outermost); each retry attempt passes the
+ * deadline, then the breaker (so every attempt counts toward opening it, and an open circuit
+ * ends the retries), and is logged only when it is really sent.
  */
 export function upstreamPolicies(deps: UpstreamPolicyDeps): UpstreamPolicy[] {
-  return [callerThrottleGate(deps.throttle), callLogging(), deadline()];
+  return [
+    callerThrottleGate(deps.throttle),
+    retry({
+      retries: deps.retries,
+      budget: deps.retryBudget,
+      baseDelayMs: RETRY_BASE_DELAY_MS,
+      maxDelayMs: RETRY_MAX_DELAY_MS,
+      minAttemptMs: MIN_ATTEMPT_MS,
+    }),
+    deadline(),
+    circuitBreaker(deps.circuit),
+    callLogging(),
+  ];
 }

@@ -31,6 +31,9 @@ const START_MS = 1_000_000;
 const CACHE_ENV = {
   PROFILE_CACHE_TTL_MS: String(TTL_MS),
   PROFILE_CACHE_STALE_MS: String(STALE_MS),
+  // A failing fetch fails once: retries and the breaker have their own tests.
+  UPSTREAM_RETRIES: '0',
+  BREAKER_FAILURE_THRESHOLD: '1000',
 };
 
 /** A settable clock for the gateway's profile cache. */

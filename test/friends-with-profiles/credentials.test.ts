@@ -332,6 +332,8 @@ describe('a token rejection wins over other failures', () => {
       const sharedCalled = createSignal();
       const ownCalled = createSignal();
       const gw = await gatewayFor(t, {
+        // No retries: the shared fetch's 500 is its final answer.
+        env: { UPSTREAM_RETRIES: '0' },
         responders: {
           profile: async (call) => {
             if (profileBodyOf(call).userIds.includes(X2)) {

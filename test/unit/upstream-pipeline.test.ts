@@ -18,7 +18,8 @@ import type {
 } from '../../src/upstreams/upstream-pipeline.js';
 import { createSocialClient } from '../../src/upstreams/social-client.js';
 import { upstreamPolicies } from '../../src/upstreams/upstream-policies.js';
-import { loadConfig } from '../../src/config.js';
+import { createRetryBudget } from '../../src/upstreams/retry-budget.js';
+import { createUpstreamCircuit } from '../../src/upstreams/upstream-circuit.js';
 import { startFakeUpstreams } from '../helpers/fake-upstreams.js';
 import { AUTHORIZATION, XUIDS } from '../helpers/test-app.js';
 
@@ -186,7 +187,6 @@ describe('a client built on the pipeline', () => {
   test('when one more policy is listed, it sees every batch call of a real client over HTTP', async (t) => {
     const upstreams = await startFakeUpstreams();
     t.after(() => upstreams.close());
-    const config = loadConfig(upstreams.env);
     const seen: { upstream: string; xuidCount: number; ok: boolean }[] = [];
     const recording: UpstreamPolicy =
       (next) =>
@@ -206,7 +206,15 @@ describe('a client built on the pipeline', () => {
       timeoutMs: 1000,
       maxBodyBytes: 65_536,
       batchSize: 2,
-      policies: [...upstreamPolicies({ config, throttle }), recording],
+      policies: [
+        ...upstreamPolicies({
+          retries: 2,
+          throttle,
+          circuit: createUpstreamCircuit({ failureThreshold: 5, halfOpenAfterMs: 1000 }),
+          retryBudget: createRetryBudget({ ratio: 0.2, windowMs: 10_000, minRetriesPerSecond: 1 }),
+        }),
+        recording,
+      ],
     });
     t.after(() => social.close());
     const { context } = createContext();
