@@ -36,10 +36,24 @@ export interface CallContext {
 export interface Deadline {
   readonly signal: AbortSignal;
   readonly deadlineAtMs: number;
-  /** Aborts now (a client hanging up). */
+  /** Aborts now, because the client hung up. */
   abort(): void;
   /** Clears the timer; the signal stays as it is. */
   clear(): void;
+}
+
+/** Why a request's signal fired when its client went away, not because time ran out. */
+export class ClientHungUpError extends Error {
+  override readonly name = 'AbortError';
+  readonly code = 'GATEWAY_CLIENT_HUNG_UP';
+}
+
+/**
+ * True when `signal` fired because the client hung up: what failed then says nothing about the
+ * upstream, so it must not count toward opening its circuit.
+ */
+export function isHangUp(signal: AbortSignal): boolean {
+  return signal.aborted && signal.reason instanceof ClientHungUpError;
 }
 
 /**
@@ -49,7 +63,7 @@ export interface Deadline {
 export function startDeadline(durationMs: number): Deadline {
   const controller = new AbortController();
   const timer = setTimeout(() => {
-    controller.abort();
+    controller.abort(new DOMException('The deadline passed', 'TimeoutError'));
   }, durationMs);
   timer.unref();
   return {
@@ -57,7 +71,7 @@ export function startDeadline(durationMs: number): Deadline {
     deadlineAtMs: performance.now() + durationMs,
     abort: () => {
       clearTimeout(timer);
-      controller.abort();
+      controller.abort(new ClientHungUpError('The client hung up'));
     },
     clear: () => {
       clearTimeout(timer);

@@ -16,10 +16,19 @@ export interface UpstreamCircuitOptions {
  * `createDeps`, read by the breaker policy and by `/readyz`.
  */
 export interface UpstreamCircuit {
-  /** Runs `call` unless the circuit is open; `undefined` when it is (nothing was called). */
-  execute<T>(call: () => Promise<UpstreamOutcome<T>>): Promise<UpstreamOutcome<T> | undefined>;
+  /**
+   * Runs `call` unless the circuit is open; `undefined` when it is (nothing was called). A
+   * failure counts toward opening it unless `call` says it speaks not of the upstream.
+   */
+  execute<T>(call: () => Promise<JudgedOutcome<T>>): Promise<UpstreamOutcome<T> | undefined>;
   /** `half-open` also when open and due for a probe: the next call goes through. */
   state(): CircuitStateName;
+}
+
+/** A call's outcome, and whether it may count as the upstream's fault at all. */
+export interface JudgedOutcome<T> {
+  readonly outcome: UpstreamOutcome<T>;
+  readonly mayBeFault: boolean;
 }
 
 const TRANSIENT_STATUSES = new Set([500, 502, 503, 504]);
@@ -53,7 +62,10 @@ function isUpstreamFault(outcome: UpstreamOutcome<unknown>): boolean {
 /** Creates one upstream's circuit. */
 export function createUpstreamCircuit(options: UpstreamCircuitOptions): UpstreamCircuit {
   const breaker: CircuitBreakerPolicy = circuitBreaker(
-    handleWhenResult((result) => isUpstreamFault(result as UpstreamOutcome<unknown>)),
+    handleWhenResult((result) => {
+      const judged = result as JudgedOutcome<unknown>;
+      return judged.mayBeFault && isUpstreamFault(judged.outcome);
+    }),
     {
       halfOpenAfter: options.halfOpenAfterMs,
       breaker: new ConsecutiveBreaker(options.failureThreshold),
@@ -67,7 +79,7 @@ export function createUpstreamCircuit(options: UpstreamCircuitOptions): Upstream
   return {
     async execute(call) {
       try {
-        return await breaker.execute(call);
+        return (await breaker.execute(call)).outcome;
       } catch (error) {
         // Open (or a probe already running and failing): fail at once, call nothing.
         if ((error as { isBrokenCircuitError?: unknown }).isBrokenCircuitError === true) {

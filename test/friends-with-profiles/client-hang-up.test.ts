@@ -82,4 +82,43 @@ describe('a client that hangs up', () => {
       );
     }
   });
+
+  test('when clients hang up on hanging calls again and again, the circuits stay closed', async (t) => {
+    const gw = await gatewayFor(t, {
+      env: { REQUEST_DEADLINE_MS: String(DEADLINE_MS), BREAKER_FAILURE_THRESHOLD: '2' },
+      responders: { social: () => ({ hang: true }), privacy: () => ({ hang: true }) },
+    });
+    const port = await listenFor(t, gw.app);
+
+    for (let i = 1; i <= 3; i += 1) {
+      const client = httpRequest({
+        host: '127.0.0.1',
+        port,
+        path: `/friends-with-profiles?xuids=${X1}`,
+        headers: { authorization: AUTHORIZATION },
+      });
+      client.on('error', () => undefined); // the test destroys it on purpose
+      client.end();
+      // An open circuit would call nothing: wait for the call at most half a second.
+      for (
+        let waited = 0;
+        gw.upstreams.callsTo('privacy').length < i && waited < 500;
+        waited += 5
+      ) {
+        await new Promise((resolve) => setTimeout(resolve, 5));
+      }
+      client.destroy();
+      await settlesWithin(gw.upstreams.callsAbandoned('privacy', i), HANG_UP_GRACE_MS);
+    }
+    const ready = await fetch(`http://127.0.0.1:${String(port)}/readyz`);
+    const body = (await ready.json()) as { upstreams: Record<string, { circuit: string }> };
+
+    assert.equal(gw.upstreams.abandonedCount('privacy'), 3, 'each hang-up cut its privacy call');
+    assert.equal(
+      body.upstreams.social?.circuit,
+      'closed',
+      'hang-ups do not open the social circuit',
+    );
+    assert.equal(body.upstreams.privacy?.circuit, 'closed', 'nor the privacy circuit');
+  });
 });

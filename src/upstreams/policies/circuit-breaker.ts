@@ -1,3 +1,4 @@
+import { isHangUp } from '../../call-context.js';
 import type { UpstreamCircuit } from '../upstream-circuit.js';
 import type { UpstreamOutcome, UpstreamPolicy, UpstreamRequest } from '../upstream-pipeline.js';
 import { failed } from '../upstream-pipeline.js';
@@ -10,5 +11,9 @@ import { failed } from '../upstream-pipeline.js';
 export function circuitBreaker(circuit: UpstreamCircuit): UpstreamPolicy {
   return (next) =>
     async <T>(request: UpstreamRequest<T>): Promise<UpstreamOutcome<T>> =>
-      (await circuit.execute(() => next(request))) ?? failed({ kind: 'circuit_open' });
+      (await circuit.execute(async () => {
+        const outcome = await next(request);
+        // A call cut because its client hung up says nothing about the upstream.
+        return { outcome, mayBeFault: !isHangUp(request.context.signal) };
+      })) ?? failed({ kind: 'circuit_open' });
 }
