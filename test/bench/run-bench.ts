@@ -277,6 +277,23 @@ async function measure(
   return record;
 }
 
+/**
+ * Stops the bench when a gateway circuit is not closed after a run: an open circuit skips an
+ * upstream call, so the run's figures would flatter the gateway instead of measuring it.
+ */
+async function checkCircuitsClosed(gateway: Service, label: string): Promise<void> {
+  const { body } = await request(`${gateway.url}/readyz`);
+  const ready = (await body.json()) as { upstreams: Record<string, { circuit: string }> };
+  const notClosed = Object.entries(ready.upstreams).filter(
+    ([, { circuit }]) => circuit !== 'closed',
+  );
+  if (notClosed.length > 0) {
+    throw new BenchError(
+      `After ${label.trim()}, circuits are not closed (${notClosed.map(([name, { circuit }]) => `${name}: ${circuit}`).join(', ')}): the figures would not be comparable`,
+    );
+  }
+}
+
 /** Starts the scenario's simulator, gateway and baseline, all on loopback. */
 async function startServices(spec: ScenarioSpec, started: Service[]): Promise<Service[]> {
   const loopback = { HOST: '127.0.0.1', PORT: '0' };
@@ -423,6 +440,7 @@ async function runScenario(spec: ScenarioSpec, options: BenchOptions): Promise<S
         connections,
         durationS,
       );
+      await checkCircuitsClosed(gateway, label('gateway'));
       rounds.push({
         ...(direct === undefined ? {} : { direct }),
         baseline: baselineRun,
