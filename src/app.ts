@@ -111,6 +111,8 @@ export function createDeps(
     batchSize: upstreams.batchSize,
     policies: upstreamPolicies({
       retries: upstreams.retries,
+      maxConcurrent: upstreams.connections,
+      maxQueued: upstreams.maxQueued,
       throttle: state.callerThrottle,
       circuit: state.circuits[upstream],
       retryBudget: state.retryBudgets[upstream],

@@ -49,6 +49,9 @@ export const settingsSchema = z.object({
     'most XUIDs sent in one upstream call; longer lists go as concurrent batches',
   ),
   UPSTREAM_CONNECTIONS: wholeNumber(1, 1024).describe('keep-alive connections per upstream'),
+  UPSTREAM_MAX_QUEUED: wholeNumber(0, 100_000).describe(
+    "calls that may wait for one of an upstream's connections; past it a part fails fast as unavailable",
+  ),
   UPSTREAM_TIMEOUT_MS: wholeNumber(1, 60_000).describe(
     'the most one upstream call may wait for headers or between body chunks (ms)',
   ),
@@ -93,6 +96,7 @@ export interface Config {
     readonly privacyUrl: string;
     readonly batchSize: number;
     readonly connections: number;
+    readonly maxQueued: number;
     readonly timeoutMs: number;
     readonly maxBodyBytes: number;
     readonly retries: number;
@@ -146,6 +150,7 @@ function toConfig(s: Settings): Config {
       privacyUrl: s.XBL_PRIVACY_URL,
       batchSize: s.UPSTREAM_BATCH_SIZE,
       connections: s.UPSTREAM_CONNECTIONS,
+      maxQueued: s.UPSTREAM_MAX_QUEUED,
       timeoutMs: s.UPSTREAM_TIMEOUT_MS,
       maxBodyBytes: s.UPSTREAM_MAX_BODY_BYTES,
       retries: s.UPSTREAM_RETRIES,

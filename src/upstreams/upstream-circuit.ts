@@ -1,4 +1,10 @@
-import { circuitBreaker, CircuitState, ConsecutiveBreaker, handleWhenResult } from 'cockatiel';
+import {
+  circuitBreaker,
+  CircuitState,
+  ConsecutiveBreaker,
+  handleWhenResult,
+  isBrokenCircuitError,
+} from 'cockatiel';
 import type { CircuitBreakerPolicy } from 'cockatiel';
 import type { PartFailure, UpstreamOutcome } from './upstream-pipeline.js';
 
@@ -82,7 +88,7 @@ export function createUpstreamCircuit(options: UpstreamCircuitOptions): Upstream
         return (await breaker.execute(call)).outcome;
       } catch (error) {
         // Open (or a probe already running and failing): fail at once, call nothing.
-        if ((error as { isBrokenCircuitError?: unknown }).isBrokenCircuitError === true) {
+        if (isBrokenCircuitError(error)) {
           return undefined;
         }
         throw error;

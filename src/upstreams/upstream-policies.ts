@@ -1,4 +1,5 @@
 import type { CallerThrottle } from './caller-throttle.js';
+import { bulkhead } from './policies/bulkhead.js';
 import { callLogging } from './policies/call-logging.js';
 import { callerThrottleGate } from './policies/caller-throttle-gate.js';
 import { circuitBreaker } from './policies/circuit-breaker.js';
@@ -12,6 +13,9 @@ import type { UpstreamPolicy } from './upstream-pipeline.js';
 export interface UpstreamPolicyDeps {
   /** `UPSTREAM_RETRIES`. */
   readonly retries: number;
+  /** Calls in flight and waiting for this upstream (`UPSTREAM_CONNECTIONS`, `UPSTREAM_MAX_QUEUED`). */
+  readonly maxConcurrent: number;
+  readonly maxQueued: number;
   /** Shared by every upstream: the callers each one throttled. */
   readonly throttle: CallerThrottle;
   /** This upstream's own circuit and retry budget. */
@@ -31,7 +35,8 @@ const MIN_ATTEMPT_MS = 20;
  *
  * A held-back caller is not a call (the gate is outermost); each retry attempt passes the
  * deadline, then the breaker (so every attempt counts toward opening it, and an open circuit
- * ends the retries), and is logged only when it is really sent.
+ * ends the retries), then the bulkhead (a full one fails fast and is no fault of the upstream's),
+ * and is logged only when it is really sent.
  */
 export function upstreamPolicies(deps: UpstreamPolicyDeps): UpstreamPolicy[] {
   return [
@@ -45,6 +50,7 @@ export function upstreamPolicies(deps: UpstreamPolicyDeps): UpstreamPolicy[] {
     }),
     deadline(),
     circuitBreaker(deps.circuit),
+    bulkhead({ limit: deps.maxConcurrent, queue: deps.maxQueued }),
     callLogging(),
   ];
 }

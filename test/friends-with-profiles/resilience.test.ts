@@ -204,3 +204,37 @@ describe('circuit breakers', () => {
     assert.ok(perRequest <= 1.3, `a dead upstream got ${perRequest} calls per client request`);
   });
 });
+
+describe('bulkheads', () => {
+  test('when an upstream is slow and its connections and queue are full, further parts fail fast', async (t) => {
+    const gw = await gatewayFor(t, {
+      env: { UPSTREAM_CONNECTIONS: '1', UPSTREAM_MAX_QUEUED: '1' },
+      responders: { social: () => ({ body: { people: [], totalCount: 0 }, delayMs: 400 }) },
+    });
+    // `.then` starts a supertest request at once.
+    const held = [1, 2].map(() => gw.getCards(`xuids=${X1}`).then((response) => response));
+    for (let waited = 0; gw.upstreams.callsTo('privacy').length < 2 && waited < 300; waited += 5) {
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    const startedAt = performance.now();
+
+    const late = await gw.getCards(`xuids=${X1}`);
+    const elapsedMs = performance.now() - startedAt;
+    const socialCalls = gw.upstreams.callsTo('social').length;
+    await Promise.all(held);
+
+    assert.equal(late.status, 200, 'the request is served');
+    assert.deepEqual(
+      asCardsResult(late.body).errors,
+      [{ upstream: 'social', code: 'unavailable' }],
+      'one social call runs and one waits: the third social part fails fast',
+    );
+    assert.ok(elapsedMs < 300, `it does not wait behind the slow upstream (${elapsedMs} ms)`);
+    assert.equal(socialCalls, 1, 'meanwhile one social call was sent and the other still waits');
+    assert.equal(
+      gw.upstreams.callsTo('social').length,
+      2,
+      'the waiting call goes once there is room',
+    );
+  });
+});

@@ -62,6 +62,7 @@ describe('loadConfig defaults', () => {
         privacyUrl: 'https://privacy.xboxlive.com',
         batchSize: 100,
         connections: 64,
+        maxQueued: 512,
         timeoutMs: 1000,
         maxBodyBytes: 1_048_576,
         retries: 2,

@@ -209,6 +209,8 @@ describe('a client built on the pipeline', () => {
       policies: [
         ...upstreamPolicies({
           retries: 2,
+          maxConcurrent: 2,
+          maxQueued: 4,
           throttle,
           circuit: createUpstreamCircuit({ failureThreshold: 5, halfOpenAfterMs: 1000 }),
           retryBudget: createRetryBudget({ ratio: 0.2, windowMs: 10_000, minRetriesPerSecond: 1 }),
