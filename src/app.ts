@@ -126,6 +126,12 @@ export function buildApp(deps: AppDeps): Gateway {
   app.use(requestLogging(deps.logger));
   app.use(helmet());
   app.use(rejectLongUrls);
+  app.use((_req: Request, res: Response, next: NextFunction) => {
+    // While draining, a keep-alive client is told to reconnect, so its next request goes to a
+    // replica the balancer still routes to.
+    if (isDraining) res.setHeader('Connection', 'close');
+    next();
+  });
   app.use(
     healthRoutes({
       isDraining: () => isDraining,

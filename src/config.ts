@@ -63,6 +63,9 @@ export const settingsSchema = z.object({
   SHUTDOWN_GRACE_MS: wholeNumber(0, 10 * 60_000).describe(
     'the most SIGTERM waits for in-flight requests (ms)',
   ),
+  SHUTDOWN_DELAY_MS: wholeNumber(0, 60_000).describe(
+    'after SIGTERM, how long /readyz answers 503 draining while new connections are still accepted (ms)',
+  ),
 });
 
 /** The names of all settings, as the environment spells them. */
@@ -93,7 +96,11 @@ export interface Config {
     readonly staleMs: number;
     readonly maxBytes: number;
   };
-  readonly server: { readonly headersTimeoutMs: number; readonly shutdownGraceMs: number };
+  readonly server: {
+    readonly headersTimeoutMs: number;
+    readonly shutdownGraceMs: number;
+    readonly shutdownDelayMs: number;
+  };
 }
 
 /** Thrown when a setting is invalid; the message names every bad variable. */
@@ -143,6 +150,10 @@ function toConfig(s: Settings): Config {
       staleMs: s.PROFILE_CACHE_STALE_MS,
       maxBytes: s.PROFILE_CACHE_MAX_BYTES,
     },
-    server: { headersTimeoutMs: s.HEADERS_TIMEOUT_MS, shutdownGraceMs: s.SHUTDOWN_GRACE_MS },
+    server: {
+      headersTimeoutMs: s.HEADERS_TIMEOUT_MS,
+      shutdownGraceMs: s.SHUTDOWN_GRACE_MS,
+      shutdownDelayMs: s.SHUTDOWN_DELAY_MS,
+    },
   };
 }
