@@ -66,6 +66,9 @@ export const settingsSchema = z.object({
   SHUTDOWN_DELAY_MS: wholeNumber(0, 60_000).describe(
     'after SIGTERM, how long /readyz answers 503 draining while new connections are still accepted (ms)',
   ),
+  MAX_EVENT_LOOP_DELAY_MS: wholeNumber(0, 60_000).describe(
+    'past this event-loop delay, new card requests are shed with 503 (ms; 0 = off)',
+  ),
 });
 
 /** The names of all settings, as the environment spells them. */
@@ -90,6 +93,7 @@ export interface Config {
     readonly deadlineMs: number;
     readonly maxXuids: number;
     readonly maxInFlight: number;
+    readonly maxEventLoopDelayMs: number;
   };
   readonly profileCache: {
     readonly ttlMs: number;
@@ -144,6 +148,7 @@ function toConfig(s: Settings): Config {
       deadlineMs: s.REQUEST_DEADLINE_MS,
       maxXuids: s.MAX_XUIDS_PER_REQUEST,
       maxInFlight: s.MAX_IN_FLIGHT_REQUESTS,
+      maxEventLoopDelayMs: s.MAX_EVENT_LOOP_DELAY_MS,
     },
     profileCache: {
       ttlMs: s.PROFILE_CACHE_TTL_MS,

@@ -44,6 +44,7 @@ const NUMERIC_SETTINGS = [
   'HEADERS_TIMEOUT_MS',
   'SHUTDOWN_GRACE_MS',
   'SHUTDOWN_DELAY_MS',
+  'MAX_EVENT_LOOP_DELAY_MS',
 ] as const;
 
 const URL_SETTINGS = ['XBL_SOCIAL_URL', 'XBL_PROFILE_URL', 'XBL_PRIVACY_URL'] as const;
@@ -66,7 +67,7 @@ describe('loadConfig defaults', () => {
         timeoutMs: 1000,
         maxBodyBytes: 1_048_576,
       },
-      requests: { deadlineMs: 1000, maxXuids: 100, maxInFlight: 1000 },
+      requests: { deadlineMs: 1000, maxXuids: 100, maxInFlight: 1000, maxEventLoopDelayMs: 1000 },
       profileCache: { ttlMs: 60_000, staleMs: 600_000, maxBytes: 67_108_864 },
       server: { headersTimeoutMs: 10_000, shutdownGraceMs: 10_000, shutdownDelayMs: 0 },
     };
