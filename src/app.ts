@@ -7,8 +7,8 @@ import { NotFoundError, UriTooLongError } from './errors.js';
 import { problemDetails } from './http/problem-details.js';
 import { requestId } from './http/request-id.js';
 import { requestLogging } from './http/request-logging.js';
-import { createInFlightLimit } from './http/load-shedding.js';
-import type { InFlightLimit } from './http/load-shedding.js';
+import { createEventLoopDelayLimit, createInFlightLimit } from './http/load-shedding.js';
+import type { EventLoopDelayLimit, InFlightLimit } from './http/load-shedding.js';
 import type { ProfileCacheLevel } from './profile-cache/cache-level.js';
 import { createProfileLoader } from './profile-cache/load-profiles.js';
 import type { ProfileLoader } from './profile-cache/load-profiles.js';
@@ -46,6 +46,8 @@ const MAX_URL_BYTES = 8192;
 export interface ProcessState {
   /** Card requests in progress, for shedding past `MAX_IN_FLIGHT_REQUESTS`. */
   readonly inFlightRequests: InFlightLimit;
+  /** The sampled event-loop delay, for shedding past `MAX_EVENT_LOOP_DELAY_MS`. */
+  readonly eventLoopDelay: EventLoopDelayLimit;
   /** Which callers each upstream throttled, until their `Retry-After` (API.md §5 rule 4). */
   readonly callerThrottle: CallerThrottle;
   /** Profile loads in flight by (XUID, setting), which concurrent requests join. */
@@ -76,6 +78,8 @@ export interface CreateDepsOptions {
   readonly now?: () => number;
   /** Profile cache levels behind the in-process one, nearest first. */
   readonly sharedCacheLevels?: readonly ProfileCacheLevel[];
+  /** Reads the event-loop delay (ms) instead of sampling the loop. */
+  readonly eventLoopDelay?: () => number;
 }
 
 /** Builds the per-process state, the upstream clients, the profile cache and the loader. */
@@ -92,6 +96,10 @@ export function createDeps(
   });
   const state: ProcessState = {
     inFlightRequests: createInFlightLimit(config.requests.maxInFlight),
+    eventLoopDelay: createEventLoopDelayLimit({
+      maxDelayMs: config.requests.maxEventLoopDelayMs,
+      observe: options.eventLoopDelay,
+    }),
     callerThrottle: createCallerThrottle({ maxCallers: MAX_THROTTLED_CALLERS, now: options.now }),
     profileLoads: createProfileLoadsInFlight(),
     circuits: perUpstream(() => createUpstreamCircuit(upstreams.breaker)),
@@ -140,7 +148,7 @@ export interface Gateway {
   readonly app: Express;
   /** Marks the gateway as draining: `/readyz` answers 503 from now on. */
   startDraining(): void;
-  /** Closes the upstream pools. */
+  /** Closes the upstream pools and stops the event-loop delay sampler. */
   close(): Promise<void>;
 }
 
@@ -156,6 +164,12 @@ export function buildApp(deps: AppDeps): Gateway {
   app.use(requestLogging(deps.logger));
   app.use(helmet());
   app.use(rejectLongUrls);
+  app.use((_req: Request, res: Response, next: NextFunction) => {
+    // While draining, a keep-alive client is told to reconnect, so its next request goes to a
+    // replica the balancer still routes to.
+    if (isDraining) res.setHeader('Connection', 'close');
+    next();
+  });
   app.use(
     healthRoutes({
       isDraining: () => isDraining,
@@ -175,6 +189,7 @@ export function buildApp(deps: AppDeps): Gateway {
       config: deps.config,
       friendCards: { social: deps.social, privacy: deps.privacy, profiles: deps.profiles },
       inFlight: deps.state.inFlightRequests,
+      eventLoopDelay: deps.state.eventLoopDelay,
     }),
   );
   app.use((req: Request) => {
@@ -188,6 +203,7 @@ export function buildApp(deps: AppDeps): Gateway {
       isDraining = true;
     },
     close: async () => {
+      deps.state.eventLoopDelay.stop();
       await Promise.all([deps.social.close(), deps.profile.close(), deps.privacy.close()]);
     },
   };

@@ -79,6 +79,12 @@ export const settingsSchema = z.object({
   SHUTDOWN_GRACE_MS: wholeNumber(0, 10 * 60_000).describe(
     'the most SIGTERM waits for in-flight requests (ms)',
   ),
+  SHUTDOWN_DELAY_MS: wholeNumber(0, 60_000).describe(
+    'after SIGTERM, how long /readyz answers 503 draining while new connections are still accepted (ms)',
+  ),
+  MAX_EVENT_LOOP_DELAY_MS: wholeNumber(0, 60_000).describe(
+    'past this event-loop delay, new card requests are shed with 503 (ms; 0 = off)',
+  ),
 });
 
 /** The names of all settings, as the environment spells them. */
@@ -107,13 +113,18 @@ export interface Config {
     readonly deadlineMs: number;
     readonly maxXuids: number;
     readonly maxInFlight: number;
+    readonly maxEventLoopDelayMs: number;
   };
   readonly profileCache: {
     readonly ttlMs: number;
     readonly staleMs: number;
     readonly maxBytes: number;
   };
-  readonly server: { readonly headersTimeoutMs: number; readonly shutdownGraceMs: number };
+  readonly server: {
+    readonly headersTimeoutMs: number;
+    readonly shutdownGraceMs: number;
+    readonly shutdownDelayMs: number;
+  };
 }
 
 /** Thrown when a setting is invalid; the message names every bad variable. */
@@ -164,12 +175,17 @@ function toConfig(s: Settings): Config {
       deadlineMs: s.REQUEST_DEADLINE_MS,
       maxXuids: s.MAX_XUIDS_PER_REQUEST,
       maxInFlight: s.MAX_IN_FLIGHT_REQUESTS,
+      maxEventLoopDelayMs: s.MAX_EVENT_LOOP_DELAY_MS,
     },
     profileCache: {
       ttlMs: s.PROFILE_CACHE_TTL_MS,
       staleMs: s.PROFILE_CACHE_STALE_MS,
       maxBytes: s.PROFILE_CACHE_MAX_BYTES,
     },
-    server: { headersTimeoutMs: s.HEADERS_TIMEOUT_MS, shutdownGraceMs: s.SHUTDOWN_GRACE_MS },
+    server: {
+      headersTimeoutMs: s.HEADERS_TIMEOUT_MS,
+      shutdownGraceMs: s.SHUTDOWN_GRACE_MS,
+      shutdownDelayMs: s.SHUTDOWN_DELAY_MS,
+    },
   };
 }

@@ -16,7 +16,11 @@ const IDLE_SWEEP_MS = 50;
 export interface RunningGateway {
   readonly server: Server;
   readonly port: number;
-  /** Stops accepting, waits for in-flight requests up to the grace period, closes the pools. */
+  /**
+   * Marks the gateway draining at once (`/readyz` 503), keeps accepting for `SHUTDOWN_DELAY_MS`
+   * so a load balancer sees it, then stops accepting, waits for in-flight requests up to
+   * `SHUTDOWN_GRACE_MS` and closes the pools.
+   */
   shutdown(): Promise<void>;
 }
 
@@ -43,8 +47,12 @@ export async function startGateway(config: Config, logger: Logger): Promise<Runn
 }
 
 async function drain(server: Server, gateway: Gateway, config: Config, logger: Logger) {
-  logger.info({ graceMs: config.server.shutdownGraceMs }, 'draining');
+  const { shutdownDelayMs: delayMs, shutdownGraceMs: graceMs } = config.server;
+  logger.info({ delayMs, graceMs }, 'draining');
   gateway.startDraining();
+  // Balancers poll /readyz and stop routing only once they see 503: until then new connections
+  // must still be served, or they fail instead of going to another replica.
+  if (delayMs > 0) await new Promise((resolve) => setTimeout(resolve, delayMs));
   const closed = new Promise<void>((resolve) =>
     server.close(() => {
       resolve();
@@ -57,7 +65,7 @@ async function drain(server: Server, gateway: Gateway, config: Config, logger: L
     server.closeIdleConnections();
   }, IDLE_SWEEP_MS);
   const grace = new Promise<'timeout'>((resolve) =>
-    setTimeout(resolve, config.server.shutdownGraceMs, 'timeout').unref(),
+    setTimeout(resolve, graceMs, 'timeout').unref(),
   );
   if ((await Promise.race([closed, grace])) === 'timeout') {
     logger.warn('grace period over: closing remaining connections');

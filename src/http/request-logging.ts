@@ -19,11 +19,19 @@ export interface LoggerOptions {
   readonly destination?: DestinationStream;
 }
 
-/** Creates the pino logger with credential redaction; entry files and tests call it. */
+/**
+ * Creates the pino logger with credential redaction; entry files and tests call it.
+ *
+ * Standard output is written synchronously. pino's default asynchronous destination registers a
+ * `process.on('exit')` hook that flushes with sonic-boom's `flushSync`, which retries every write
+ * error, EPIPE included, every 100 ms for ever: with stdout a closed pipe (`… | head -1`) the
+ * process then never finishes exiting. A synchronous destination has no such hook, and pino's
+ * own EPIPE filter turns a broken pipe into dropped lines instead of an error.
+ */
 export function createLogger(options: LoggerOptions): Logger {
   return pino(
     { level: options.level, redact: { paths: REDACTED_PATHS, censor: '[redacted]' } },
-    options.destination,
+    options.destination ?? pino.destination({ dest: 1, sync: true }),
   );
 }
 

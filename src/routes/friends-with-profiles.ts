@@ -8,7 +8,7 @@ import { getFriendCards } from '../friend-cards/get-friend-cards.js';
 import type { FriendCardsDeps } from '../friend-cards/get-friend-cards.js';
 import { parseCallerCredentials } from '../http/caller-credentials.js';
 import type { CallerCredentials } from '../http/caller-credentials.js';
-import type { InFlightLimit } from '../http/load-shedding.js';
+import type { EventLoopDelayLimit, InFlightLimit } from '../http/load-shedding.js';
 import { methodNotAllowed } from '../http/method-not-allowed.js';
 import { requestIdOf } from '../http/request-id.js';
 import { resolveTraceContext } from '../http/trace-context.js';
@@ -20,6 +20,8 @@ export interface FriendsRouteDeps {
   readonly friendCards: FriendCardsDeps;
   /** The per-process count of card requests in progress. */
   readonly inFlight: InFlightLimit;
+  /** The per-process event-loop delay, past whose limit new card requests are shed. */
+  readonly eventLoopDelay: EventLoopDelayLimit;
 }
 
 /** `GET /friends-with-profiles`: validate, get the cards, answer JSON that no cache keeps. */
@@ -31,6 +33,11 @@ export function friendsWithProfilesRoutes(deps: FriendsRouteDeps): Router {
     if (deps.inFlight.isFull()) {
       throw new OverloadedError(
         `Cannot take the request: ${deps.inFlight.count()} card requests in progress`,
+      );
+    }
+    if (deps.eventLoopDelay.isOverloaded()) {
+      throw new OverloadedError(
+        `Cannot take the request: the event loop lags ${Math.round(deps.eventLoopDelay.delayMs())} ms`,
       );
     }
     const credentials = parseCallerCredentials(req.headers.authorization);

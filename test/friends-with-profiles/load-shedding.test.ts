@@ -152,3 +152,109 @@ describe('load shedding past MAX_IN_FLIGHT_REQUESTS', () => {
     );
   });
 });
+
+describe('load shedding past MAX_EVENT_LOOP_DELAY_MS', () => {
+  test('when the event-loop delay is past MAX_EVENT_LOOP_DELAY_MS, a card request gets 503 overloaded with Retry-After and calls no upstream', async (t) => {
+    const gw = await gatewayFor(t, {
+      env: { MAX_EVENT_LOOP_DELAY_MS: '100' },
+      eventLoopDelay: () => 250,
+    });
+
+    const shed = await gw.getCards(`xuids=${X1}`);
+
+    assertProblem(shed, 503, 'overloaded');
+    assert.match(
+      String(shed.headers['retry-after']),
+      /^[1-9]\d*$/,
+      `the shed request should carry Retry-After in whole seconds, got '${String(shed.headers['retry-after'])}'`,
+    );
+    assert.match(
+      String((shed.body as { detail?: unknown }).detail),
+      /event loop lags 250 ms/,
+      'the detail should say why the request was shed',
+    );
+    assert.equal(gw.upstreams.calls.length, 0, 'the shed request should cause no upstream call');
+  });
+
+  test('when the event-loop delay is past MAX_EVENT_LOOP_DELAY_MS, /healthz and /readyz keep answering 200', async (t) => {
+    const gw = await gatewayFor(t, {
+      env: { MAX_EVENT_LOOP_DELAY_MS: '100' },
+      eventLoopDelay: () => 250,
+    });
+
+    const healthz = await supertest(gw.app).get('/healthz');
+    const readyz = await supertest(gw.app).get('/readyz');
+
+    assert.equal(healthz.status, 200, 'liveness should answer 200 while the loop lags');
+    assert.equal(
+      readyz.status,
+      200,
+      'readiness should answer 200: a lagging gateway is not broken',
+    );
+    assert.equal(
+      (readyz.body as { status?: unknown }).status,
+      'ready',
+      'readiness should report ready while shedding by event-loop delay',
+    );
+    assert.equal(gw.upstreams.calls.length, 0, 'the health checks should call no upstream');
+  });
+
+  test('when the event-loop delay falls below MAX_EVENT_LOOP_DELAY_MS again, card requests are served by themselves', async (t) => {
+    let delayMs = 250;
+    const gw = await gatewayFor(t, {
+      env: { MAX_EVENT_LOOP_DELAY_MS: '100' },
+      eventLoopDelay: () => delayMs,
+    });
+    const shed = await gw.getCards(`xuids=${X1}`);
+    assertProblem(shed, 503, 'overloaded');
+
+    delayMs = 20;
+    const served = await gw.getCards(`xuids=${X1}`);
+
+    assert.deepEqual(
+      cardsOf(served).cards.map((card) => card.profile),
+      [sampleProfile(X1)],
+      'the request after the delay fell should be served in full',
+    );
+    assert.equal(
+      gw.upstreams.callsTo('social').length,
+      1,
+      'only the request after the delay fell should reach the upstreams',
+    );
+  });
+
+  test('when MAX_EVENT_LOOP_DELAY_MS is 0, no delay sheds a card request', async (t) => {
+    const gw = await gatewayFor(t, {
+      env: { MAX_EVENT_LOOP_DELAY_MS: '0' },
+      eventLoopDelay: () => 60_000,
+    });
+
+    const res = await gw.getCards(`xuids=${X1}`);
+
+    assert.equal(res.status, 200, 'shedding by event-loop delay should be off');
+  });
+
+  test('when the event loop is really blocked past MAX_EVENT_LOOP_DELAY_MS, the request arriving right after is shed and a later one is served', async (t) => {
+    const gw = await gatewayFor(t, { env: { MAX_EVENT_LOOP_DELAY_MS: '50' } });
+    // Let the sampler take a few samples of an idle loop first.
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const before = await gw.getCards(`xuids=${X1}`);
+    assert.equal(before.status, 200, 'precondition: an idle loop sheds nothing');
+
+    const blockedUntil = performance.now() + 150;
+    while (performance.now() < blockedUntil) {
+      // Busy loop: no timer, no I/O runs until it ends.
+    }
+    const rightAfter = await gw.getCards(`xuids=${X2}`);
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    const later = await gw.getCards(`xuids=${X2}`);
+
+    assertProblem(rightAfter, 503, 'overloaded');
+    assert.equal(later.status, 200, 'once the loop keeps time again, requests are served');
+    assert.equal(
+      gw.upstreams.callsTo('social').length,
+      2,
+      'the shed request should cause no upstream call; the others each call once',
+    );
+  });
+});

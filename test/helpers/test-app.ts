@@ -52,6 +52,8 @@ export interface TestGatewayOptions {
   readonly now?: () => number;
   /** Profile cache levels behind the in-process one. */
   readonly sharedCacheLevels?: readonly ProfileCacheLevel[];
+  /** Reads the event-loop delay (ms) instead of sampling the loop. */
+  readonly eventLoopDelay?: () => number;
 }
 
 /** Starts fake upstreams and a gateway app wired to them. Close it in `after`/`t.after`. */
@@ -69,6 +71,7 @@ export async function startTestGateway(options: TestGatewayOptions = {}): Promis
   const deps = createDeps(config, logger, {
     now: options.now,
     sharedCacheLevels: options.sharedCacheLevels,
+    eventLoopDelay: options.eventLoopDelay,
   });
   const gateway = buildApp(deps);
   return {

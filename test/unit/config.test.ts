@@ -43,6 +43,8 @@ const NUMERIC_SETTINGS = [
   'MAX_IN_FLIGHT_REQUESTS',
   'HEADERS_TIMEOUT_MS',
   'SHUTDOWN_GRACE_MS',
+  'SHUTDOWN_DELAY_MS',
+  'MAX_EVENT_LOOP_DELAY_MS',
 ] as const;
 
 const URL_SETTINGS = ['XBL_SOCIAL_URL', 'XBL_PROFILE_URL', 'XBL_PRIVACY_URL'] as const;
@@ -69,9 +71,9 @@ describe('loadConfig defaults', () => {
         retryBudgetRatio: 0.2,
         breaker: { failureThreshold: 5, halfOpenAfterMs: 5000 },
       },
-      requests: { deadlineMs: 1000, maxXuids: 100, maxInFlight: 1000 },
+      requests: { deadlineMs: 1000, maxXuids: 100, maxInFlight: 1000, maxEventLoopDelayMs: 1000 },
       profileCache: { ttlMs: 60_000, staleMs: 600_000, maxBytes: 67_108_864 },
-      server: { headersTimeoutMs: 10_000, shutdownGraceMs: 10_000 },
+      server: { headersTimeoutMs: 10_000, shutdownGraceMs: 10_000, shutdownDelayMs: 0 },
     };
     assert.deepEqual(config, expected, 'the defaults of API.md and config/defaults.json apply');
   });
