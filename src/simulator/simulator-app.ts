@@ -1,9 +1,9 @@
-import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import express from 'express';
 import type { Express, NextFunction, Request, Response } from 'express';
 import type { Logger } from 'pino';
 import { z } from 'zod';
+import { allowOnly, describeIssue, sendJson, sendRejection, type Rejection } from './answers.js';
 import { createFaults, type ServiceName } from './faults.js';
 import {
   createPopulation,
@@ -48,13 +48,6 @@ export interface Simulator {
   close(): void;
 }
 
-interface Rejection {
-  readonly status: number;
-  readonly code: string;
-  readonly description: string;
-  readonly headers?: Readonly<Record<string, string>>;
-}
-
 interface Answer {
   readonly status: 200 | 204;
   readonly body?: object;
@@ -72,7 +65,6 @@ interface Endpoint<Body> extends Gate {
   readonly answer: (callerXuid: string, body: Body, req: Request) => Answer;
 }
 
-const JSON_TYPE = 'application/json; charset=utf-8';
 const MAX_BODY_SIZE = '1mb';
 // Lists of ids carry at most every known id a few times over; anything longer is abuse.
 const MAX_IDS_PER_CALL = 64;
@@ -411,23 +403,6 @@ function crossNetworkPermission(permissionId: (typeof PERMISSION_IDS)[number]): 
   return permissionId.startsWith('CommunicateUsing') ? CROSS_NETWORK_DENIED : CROSS_NETWORK_ALLOWED;
 }
 
-/** "Invalid body: settings[2] is not a known profile setting"; never echoes values. */
-function describeIssue(error: z.ZodError): string {
-  const issue = error.issues[0];
-  if (issue === undefined) return 'Invalid body';
-  if (issue.path.length === 0) {
-    return issue.code === 'invalid_type'
-      ? 'Invalid body: expected a JSON object sent as application/json'
-      : `Invalid body: ${issue.message}`;
-  }
-  const where = issue.path
-    .map((part, i) =>
-      typeof part === 'number' ? `[${part}]` : `${i === 0 ? '' : '.'}${String(part)}`,
-    )
-    .join('');
-  return `Invalid body: ${where} ${issue.message}`;
-}
-
 /** Maps body-parser and unexpected errors to a small JSON rejection. */
 function rejectionFor(error: unknown): Rejection {
   const status =
@@ -451,43 +426,4 @@ function rejectionFor(error: unknown): Rejection {
     return { status, code: 'BadRequest', description: 'The request cannot be read' };
   }
   return { status: 500, code: 'InternalServerError', description: 'Unexpected simulator error' };
-}
-
-function allowOnly(methods: string) {
-  return function rejectMethod(_req: Request, res: Response): void {
-    sendRejection(res, {
-      status: 405,
-      code: 'MethodNotAllowed',
-      description: `Allowed methods: ${methods}`,
-      headers: { Allow: methods },
-    });
-  };
-}
-
-function sendRejection(res: Response, rejection: Rejection): void {
-  sendJson(
-    res,
-    rejection.status,
-    { code: rejection.code, description: rejection.description },
-    rejection.headers,
-  );
-}
-
-/** Writes a JSON answer directly (no ETag work); a malformed one is cut in half. */
-function sendJson(
-  res: Response,
-  status: number,
-  body: object,
-  headers: Readonly<Record<string, string>> = {},
-  { isMalformed = false }: { isMalformed?: boolean } = {},
-): void {
-  const json = JSON.stringify(body);
-  const text = isMalformed ? json.slice(0, Math.ceil(json.length / 2)) : json;
-  res.statusCode = status;
-  res.setHeader('Content-Type', JSON_TYPE);
-  res.setHeader('Content-Length', Buffer.byteLength(text));
-  // UPSTREAMS.md: upstreams may return X-XblCorrelationId; gateways should log it.
-  res.setHeader('X-XblCorrelationId', randomUUID());
-  for (const [name, value] of Object.entries(headers)) res.setHeader(name, value);
-  res.end(text);
 }
