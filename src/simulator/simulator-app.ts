@@ -1,3 +1,4 @@
+import { STATUS_CODES } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 import express from 'express';
 import type { Express, NextFunction, Request, Response } from 'express';
@@ -14,7 +15,7 @@ import {
   type Population,
   type ProfileSetting,
 } from './population.js';
-import { createRateLimiter } from './rate-limiter.js';
+import { BURST_LIMIT, createRateLimiter } from './rate-limiter.js';
 import type { SimulatorConfig } from './simulator-config.js';
 
 /** `UPSTREAMS.md` §2: the social service's people/xuids path. */
@@ -223,24 +224,14 @@ export function createSimulatorApp(
       if (rateLimiter !== undefined) {
         const decision = rateLimiter.check(`${endpoint.service} ${credentials.userhash}`);
         if (!decision.isAllowed) {
-          // UPSTREAMS.md, throttling: 429 with Retry-After and the throttling body.
-          sendJson(
-            res,
-            429,
-            {
-              version: 1,
-              currentRequests: decision.currentRequests,
-              maxRequests: decision.maxRequests,
-              periodInSeconds: decision.periodInSeconds,
-              limitType: 'Rate',
-            },
-            { 'Retry-After': String(decision.retryAfterSeconds) },
-          );
+          sendThrottled(res, decision);
           return;
         }
       }
       const fault = faults.draw(endpoint.service);
-      if (fault.delayMs > 0 && !(await waitUnlessClosed(fault.delayMs))) {
+      const waited = await wait(fault.kind === 'hang' ? Infinity : fault.delayMs, res);
+      if (waited === 'gone') return;
+      if (waited === 'closing') {
         sendRejection(res, {
           status: 503,
           code: 'ShuttingDown',
@@ -248,20 +239,30 @@ export function createSimulatorApp(
         });
         return;
       }
-      if (fault.failureStatus !== undefined) {
-        sendRejection(res, {
-          status: fault.failureStatus,
-          code: fault.failureStatus === 503 ? 'ServiceUnavailable' : 'InternalServerError',
-          description: 'Simulated failure',
-          ...(fault.failureStatus === 503 ? { headers: { 'Retry-After': '1' } } : {}),
-        });
-        return;
+      switch (fault.kind) {
+        case 'hang':
+          // Only the client's timeout, its hang-up or close() ends a hang.
+          return;
+        case 'reset':
+          resetConnection(req);
+          return;
+        case 'throttle':
+          sendThrottled(res, {
+            ...SIMULATED_THROTTLING,
+            retryAfterSeconds: fault.retryAfterSeconds,
+          });
+          return;
+        case 'error':
+          sendRejection(res, simulatedError(fault.status, fault.retryAfterSeconds));
+          return;
+        case 'answer':
+        case 'malformed':
+          admitted.set(req, {
+            callerXuid: population.callerFor(credentials.userhash),
+            isMalformed: fault.kind === 'malformed',
+          });
+          next();
       }
-      admitted.set(req, {
-        callerXuid: population.callerFor(credentials.userhash),
-        isMalformed: fault.isMalformed,
-      });
-      next();
     };
   }
 
@@ -288,19 +289,46 @@ export function createSimulatorApp(
     };
   }
 
-  /** Order per call: credentials, service headers, rate limit, latency, failure, body, answer. */
+  /**
+   * Order per call: credentials, service headers, rate limit, latency, then the drawn fault (hang,
+   * reset, throttle, error) or the body and the answer (malformed or not).
+   */
   function serve<Body>(endpoint: Endpoint<Body>) {
     return [admit(endpoint), parseJson, respond(endpoint)];
   }
 
-  /** Resolves true after `delayMs`, or false at once when the simulator closes. */
-  async function waitUnlessClosed(delayMs: number): Promise<boolean> {
+  /**
+   * Waits `delayMs` (`Infinity`: until something else happens). 'closing' when the simulator
+   * closes first (or has closed), 'gone' when the client hangs up first, so no wait outlives its
+   * call; a call without delay is never cut.
+   */
+  async function wait(delayMs: number, res: Response): Promise<'elapsed' | 'closing' | 'gone'> {
+    const hangUp = new AbortController();
+    const outcome = (): 'elapsed' | 'closing' | 'gone' => {
+      if (shutdown.signal.aborted) return 'closing';
+      return hangUp.signal.aborted ? 'gone' : 'elapsed';
+    };
+    if (delayMs <= 0) return 'elapsed';
+    if (shutdown.signal.aborted) return 'closing';
+    const onClose = (): void => {
+      hangUp.abort();
+    };
+    res.once('close', onClose);
+    const signal = AbortSignal.any([shutdown.signal, hangUp.signal]);
     try {
-      await sleep(delayMs, undefined, { signal: shutdown.signal });
-      return true;
+      if (Number.isFinite(delayMs)) {
+        await sleep(delayMs, undefined, { signal });
+      } else {
+        await new Promise((resolve) => {
+          signal.addEventListener('abort', resolve, { once: true });
+        });
+      }
     } catch {
-      return false;
+      // An aborted sleep rejects; which signal fired is read below.
+    } finally {
+      res.off('close', onClose);
     }
+    return outcome();
   }
 
   function handleError(error: unknown, _req: Request, res: Response, next: NextFunction): void {
@@ -342,6 +370,54 @@ export function createSimulatorApp(
       shutdown.abort();
     },
   };
+}
+
+/** The throttling body of a simulated 429: as if the burst window were full. */
+const SIMULATED_THROTTLING = Object.freeze({
+  currentRequests: BURST_LIMIT.maxRequests + 1,
+  maxRequests: BURST_LIMIT.maxRequests,
+  periodInSeconds: BURST_LIMIT.periodMs / 1000,
+});
+
+/** `UPSTREAMS.md`, throttling: 429 with `Retry-After` and the throttling body. */
+function sendThrottled(
+  res: Response,
+  throttling: {
+    readonly currentRequests: number;
+    readonly maxRequests: number;
+    readonly periodInSeconds: number;
+    readonly retryAfterSeconds: number;
+  },
+): void {
+  sendJson(
+    res,
+    429,
+    {
+      version: 1,
+      currentRequests: throttling.currentRequests,
+      maxRequests: throttling.maxRequests,
+      periodInSeconds: throttling.periodInSeconds,
+      limitType: 'Rate',
+    },
+    { 'Retry-After': String(throttling.retryAfterSeconds) },
+  );
+}
+
+/** A simulated error: the status, its reason phrase as the code, `Retry-After` on a 503. */
+function simulatedError(status: number, retryAfterSeconds: number): Rejection {
+  return {
+    status,
+    code: (STATUS_CODES[status] ?? 'Error').replace(/[^A-Za-z]/g, ''),
+    description: 'Simulated failure',
+    ...(status === 503 ? { headers: { 'Retry-After': String(retryAfterSeconds) } } : {}),
+  };
+}
+
+/** Drops the connection with a TCP reset, as a crashed or overloaded upstream might. */
+function resetConnection(req: Request): void {
+  const socket = req.socket;
+  if (socket.destroyed) return;
+  socket.resetAndDestroy();
 }
 
 /** Credentials of `Authorization: XBL3.0 x=<userhash>;<token>`, or why they are refused. */
