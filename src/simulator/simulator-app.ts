@@ -5,6 +5,7 @@ import type { Express, NextFunction, Request, Response } from 'express';
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import { allowOnly, describeIssue, sendJson, sendRejection, type Rejection } from './answers.js';
+import { faultAdminRoutes } from './fault-admin.js';
 import { createFaults, type ServiceName } from './faults.js';
 import {
   createPopulation,
@@ -37,8 +38,8 @@ export const REJECTED_TOKENS = Object.freeze({ expired: 'expired', forbidden: 'f
 export interface SimulatorAppOptions {
   /** Clock of the rate limiter (ms); inject one in tests. */
   readonly now?: () => number;
-  /** Logs unexpected errors; silent when absent. */
-  readonly logger?: Pick<Logger, 'error'>;
+  /** Logs unexpected errors and fault changes; silent when absent. */
+  readonly logger?: Pick<Logger, 'error' | 'info'>;
 }
 
 /** A built simulator: the Express app, its population, and `close()` to cut pending delays. */
@@ -352,6 +353,7 @@ export function createSimulatorApp(
     sendJson(res, 200, { calls });
   });
   app.all(STATS_PATH, allowOnly('GET, HEAD'));
+  app.use(faultAdminRoutes(faults, { logger: options.logger }));
   app.post(SOCIAL_PATH, ...serve(people));
   app.all(SOCIAL_PATH, allowOnly('POST'));
   app.post(PROFILE_PATH, ...serve(profile));

@@ -23,11 +23,14 @@ export function rawCall(
     readonly method?: string;
     readonly path: string;
     readonly headers?: Readonly<Record<string, string>>;
+    /** Sent as JSON. */
     readonly body?: unknown;
+    /** Sent as is, instead of `body`. */
+    readonly text?: string;
     readonly timeoutMs?: number;
   },
 ): Promise<RawAnswer> {
-  const payload = call.body === undefined ? undefined : JSON.stringify(call.body);
+  const payload = call.text ?? (call.body === undefined ? undefined : JSON.stringify(call.body));
   return new Promise((resolve, reject) => {
     const req = httpRequest(new URL(call.path, url), {
       method: call.method ?? 'POST',
