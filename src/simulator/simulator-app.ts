@@ -1,9 +1,11 @@
-import { randomUUID } from 'node:crypto';
+import { STATUS_CODES } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 import express from 'express';
 import type { Express, NextFunction, Request, Response } from 'express';
 import type { Logger } from 'pino';
 import { z } from 'zod';
+import { allowOnly, describeIssue, sendJson, sendRejection, type Rejection } from './answers.js';
+import { faultAdminRoutes } from './fault-admin.js';
 import { createFaults, type ServiceName } from './faults.js';
 import {
   createPopulation,
@@ -14,7 +16,7 @@ import {
   type Population,
   type ProfileSetting,
 } from './population.js';
-import { createRateLimiter } from './rate-limiter.js';
+import { BURST_LIMIT, createRateLimiter } from './rate-limiter.js';
 import type { SimulatorConfig } from './simulator-config.js';
 
 /** `UPSTREAMS.md` §2: the social service's people/xuids path. */
@@ -36,8 +38,8 @@ export const REJECTED_TOKENS = Object.freeze({ expired: 'expired', forbidden: 'f
 export interface SimulatorAppOptions {
   /** Clock of the rate limiter (ms); inject one in tests. */
   readonly now?: () => number;
-  /** Logs unexpected errors; silent when absent. */
-  readonly logger?: Pick<Logger, 'error'>;
+  /** Logs unexpected errors and fault changes; silent when absent. */
+  readonly logger?: Pick<Logger, 'error' | 'info'>;
 }
 
 /** A built simulator: the Express app, its population, and `close()` to cut pending delays. */
@@ -46,13 +48,6 @@ export interface Simulator {
   readonly population: Population;
   /** Ends injected delays at once (their calls answer 503); call before closing the server. */
   close(): void;
-}
-
-interface Rejection {
-  readonly status: number;
-  readonly code: string;
-  readonly description: string;
-  readonly headers?: Readonly<Record<string, string>>;
 }
 
 interface Answer {
@@ -72,7 +67,6 @@ interface Endpoint<Body> extends Gate {
   readonly answer: (callerXuid: string, body: Body, req: Request) => Answer;
 }
 
-const JSON_TYPE = 'application/json; charset=utf-8';
 const MAX_BODY_SIZE = '1mb';
 // Lists of ids carry at most every known id a few times over; anything longer is abuse.
 const MAX_IDS_PER_CALL = 64;
@@ -231,24 +225,14 @@ export function createSimulatorApp(
       if (rateLimiter !== undefined) {
         const decision = rateLimiter.check(`${endpoint.service} ${credentials.userhash}`);
         if (!decision.isAllowed) {
-          // UPSTREAMS.md, throttling: 429 with Retry-After and the throttling body.
-          sendJson(
-            res,
-            429,
-            {
-              version: 1,
-              currentRequests: decision.currentRequests,
-              maxRequests: decision.maxRequests,
-              periodInSeconds: decision.periodInSeconds,
-              limitType: 'Rate',
-            },
-            { 'Retry-After': String(decision.retryAfterSeconds) },
-          );
+          sendThrottled(res, decision);
           return;
         }
       }
       const fault = faults.draw(endpoint.service);
-      if (fault.delayMs > 0 && !(await waitUnlessClosed(fault.delayMs))) {
+      const waited = await wait(fault.kind === 'hang' ? Infinity : fault.delayMs, res);
+      if (waited === 'gone') return;
+      if (waited === 'closing') {
         sendRejection(res, {
           status: 503,
           code: 'ShuttingDown',
@@ -256,20 +240,30 @@ export function createSimulatorApp(
         });
         return;
       }
-      if (fault.failureStatus !== undefined) {
-        sendRejection(res, {
-          status: fault.failureStatus,
-          code: fault.failureStatus === 503 ? 'ServiceUnavailable' : 'InternalServerError',
-          description: 'Simulated failure',
-          ...(fault.failureStatus === 503 ? { headers: { 'Retry-After': '1' } } : {}),
-        });
-        return;
+      switch (fault.kind) {
+        case 'hang':
+          // Only the client's timeout, its hang-up or close() ends a hang.
+          return;
+        case 'reset':
+          resetConnection(req);
+          return;
+        case 'throttle':
+          sendThrottled(res, {
+            ...SIMULATED_THROTTLING,
+            retryAfterSeconds: fault.retryAfterSeconds,
+          });
+          return;
+        case 'error':
+          sendRejection(res, simulatedError(fault.status, fault.retryAfterSeconds));
+          return;
+        case 'answer':
+        case 'malformed':
+          admitted.set(req, {
+            callerXuid: population.callerFor(credentials.userhash),
+            isMalformed: fault.kind === 'malformed',
+          });
+          next();
       }
-      admitted.set(req, {
-        callerXuid: population.callerFor(credentials.userhash),
-        isMalformed: fault.isMalformed,
-      });
-      next();
     };
   }
 
@@ -296,19 +290,46 @@ export function createSimulatorApp(
     };
   }
 
-  /** Order per call: credentials, service headers, rate limit, latency, failure, body, answer. */
+  /**
+   * Order per call: credentials, service headers, rate limit, latency, then the drawn fault (hang,
+   * reset, throttle, error) or the body and the answer (malformed or not).
+   */
   function serve<Body>(endpoint: Endpoint<Body>) {
     return [admit(endpoint), parseJson, respond(endpoint)];
   }
 
-  /** Resolves true after `delayMs`, or false at once when the simulator closes. */
-  async function waitUnlessClosed(delayMs: number): Promise<boolean> {
+  /**
+   * Waits `delayMs` (`Infinity`: until something else happens). 'closing' when the simulator
+   * closes first (or has closed), 'gone' when the client hangs up first, so no wait outlives its
+   * call; a call without delay is never cut.
+   */
+  async function wait(delayMs: number, res: Response): Promise<'elapsed' | 'closing' | 'gone'> {
+    const hangUp = new AbortController();
+    const outcome = (): 'elapsed' | 'closing' | 'gone' => {
+      if (shutdown.signal.aborted) return 'closing';
+      return hangUp.signal.aborted ? 'gone' : 'elapsed';
+    };
+    if (delayMs <= 0) return 'elapsed';
+    if (shutdown.signal.aborted) return 'closing';
+    const onClose = (): void => {
+      hangUp.abort();
+    };
+    res.once('close', onClose);
+    const signal = AbortSignal.any([shutdown.signal, hangUp.signal]);
     try {
-      await sleep(delayMs, undefined, { signal: shutdown.signal });
-      return true;
+      if (Number.isFinite(delayMs)) {
+        await sleep(delayMs, undefined, { signal });
+      } else {
+        await new Promise((resolve) => {
+          signal.addEventListener('abort', resolve, { once: true });
+        });
+      }
     } catch {
-      return false;
+      // An aborted sleep rejects; which signal fired is read below.
+    } finally {
+      res.off('close', onClose);
     }
+    return outcome();
   }
 
   function handleError(error: unknown, _req: Request, res: Response, next: NextFunction): void {
@@ -332,6 +353,7 @@ export function createSimulatorApp(
     sendJson(res, 200, { calls });
   });
   app.all(STATS_PATH, allowOnly('GET, HEAD'));
+  app.use(faultAdminRoutes(faults, { logger: options.logger }));
   app.post(SOCIAL_PATH, ...serve(people));
   app.all(SOCIAL_PATH, allowOnly('POST'));
   app.post(PROFILE_PATH, ...serve(profile));
@@ -350,6 +372,54 @@ export function createSimulatorApp(
       shutdown.abort();
     },
   };
+}
+
+/** The throttling body of a simulated 429: as if the burst window were full. */
+const SIMULATED_THROTTLING = Object.freeze({
+  currentRequests: BURST_LIMIT.maxRequests + 1,
+  maxRequests: BURST_LIMIT.maxRequests,
+  periodInSeconds: BURST_LIMIT.periodMs / 1000,
+});
+
+/** `UPSTREAMS.md`, throttling: 429 with `Retry-After` and the throttling body. */
+function sendThrottled(
+  res: Response,
+  throttling: {
+    readonly currentRequests: number;
+    readonly maxRequests: number;
+    readonly periodInSeconds: number;
+    readonly retryAfterSeconds: number;
+  },
+): void {
+  sendJson(
+    res,
+    429,
+    {
+      version: 1,
+      currentRequests: throttling.currentRequests,
+      maxRequests: throttling.maxRequests,
+      periodInSeconds: throttling.periodInSeconds,
+      limitType: 'Rate',
+    },
+    { 'Retry-After': String(throttling.retryAfterSeconds) },
+  );
+}
+
+/** A simulated error: the status, its reason phrase as the code, `Retry-After` on a 503. */
+function simulatedError(status: number, retryAfterSeconds: number): Rejection {
+  return {
+    status,
+    code: (STATUS_CODES[status] ?? 'Error').replace(/[^A-Za-z]/g, ''),
+    description: 'Simulated failure',
+    ...(status === 503 ? { headers: { 'Retry-After': String(retryAfterSeconds) } } : {}),
+  };
+}
+
+/** Drops the connection with a TCP reset, as a crashed or overloaded upstream might. */
+function resetConnection(req: Request): void {
+  const socket = req.socket;
+  if (socket.destroyed) return;
+  socket.resetAndDestroy();
 }
 
 /** Credentials of `Authorization: XBL3.0 x=<userhash>;<token>`, or why they are refused. */
@@ -411,23 +481,6 @@ function crossNetworkPermission(permissionId: (typeof PERMISSION_IDS)[number]): 
   return permissionId.startsWith('CommunicateUsing') ? CROSS_NETWORK_DENIED : CROSS_NETWORK_ALLOWED;
 }
 
-/** "Invalid body: settings[2] is not a known profile setting"; never echoes values. */
-function describeIssue(error: z.ZodError): string {
-  const issue = error.issues[0];
-  if (issue === undefined) return 'Invalid body';
-  if (issue.path.length === 0) {
-    return issue.code === 'invalid_type'
-      ? 'Invalid body: expected a JSON object sent as application/json'
-      : `Invalid body: ${issue.message}`;
-  }
-  const where = issue.path
-    .map((part, i) =>
-      typeof part === 'number' ? `[${part}]` : `${i === 0 ? '' : '.'}${String(part)}`,
-    )
-    .join('');
-  return `Invalid body: ${where} ${issue.message}`;
-}
-
 /** Maps body-parser and unexpected errors to a small JSON rejection. */
 function rejectionFor(error: unknown): Rejection {
   const status =
@@ -451,43 +504,4 @@ function rejectionFor(error: unknown): Rejection {
     return { status, code: 'BadRequest', description: 'The request cannot be read' };
   }
   return { status: 500, code: 'InternalServerError', description: 'Unexpected simulator error' };
-}
-
-function allowOnly(methods: string) {
-  return function rejectMethod(_req: Request, res: Response): void {
-    sendRejection(res, {
-      status: 405,
-      code: 'MethodNotAllowed',
-      description: `Allowed methods: ${methods}`,
-      headers: { Allow: methods },
-    });
-  };
-}
-
-function sendRejection(res: Response, rejection: Rejection): void {
-  sendJson(
-    res,
-    rejection.status,
-    { code: rejection.code, description: rejection.description },
-    rejection.headers,
-  );
-}
-
-/** Writes a JSON answer directly (no ETag work); a malformed one is cut in half. */
-function sendJson(
-  res: Response,
-  status: number,
-  body: object,
-  headers: Readonly<Record<string, string>> = {},
-  { isMalformed = false }: { isMalformed?: boolean } = {},
-): void {
-  const json = JSON.stringify(body);
-  const text = isMalformed ? json.slice(0, Math.ceil(json.length / 2)) : json;
-  res.statusCode = status;
-  res.setHeader('Content-Type', JSON_TYPE);
-  res.setHeader('Content-Length', Buffer.byteLength(text));
-  // UPSTREAMS.md: upstreams may return X-XblCorrelationId; gateways should log it.
-  res.setHeader('X-XblCorrelationId', randomUUID());
-  for (const [name, value] of Object.entries(headers)) res.setHeader(name, value);
-  res.end(text);
 }

@@ -1,0 +1,67 @@
+import { request as httpRequest } from 'node:http';
+
+/** What a raw call got back: the status, headers and the body as text, unparsed. */
+export interface RawAnswer {
+  readonly status: number;
+  readonly headers: Readonly<Record<string, string | string[] | undefined>>;
+  readonly text: string;
+}
+
+/** Thrown when the client's own timeout ends a call before any answer. */
+export class ClientTimeoutError extends Error {
+  override readonly name = 'ClientTimeoutError';
+}
+
+/**
+ * One HTTP call on a fresh connection, the way a gateway's client sees it: resolves with the
+ * answer, rejects with the socket error (`ECONNRESET`…) or a `ClientTimeoutError` after
+ * `timeoutMs`.
+ */
+export function rawCall(
+  url: string,
+  call: {
+    readonly method?: string;
+    readonly path: string;
+    readonly headers?: Readonly<Record<string, string>>;
+    /** Sent as JSON. */
+    readonly body?: unknown;
+    /** Sent as is, instead of `body`. */
+    readonly text?: string;
+    readonly timeoutMs?: number;
+  },
+): Promise<RawAnswer> {
+  const payload = call.text ?? (call.body === undefined ? undefined : JSON.stringify(call.body));
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(new URL(call.path, url), {
+      method: call.method ?? 'POST',
+      agent: false,
+      headers: {
+        ...(payload === undefined
+          ? {}
+          : { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(payload) }),
+        ...call.headers,
+      },
+    });
+    const timer = setTimeout(() => {
+      req.destroy(new ClientTimeoutError(`No answer within ${call.timeoutMs} ms`));
+    }, call.timeoutMs ?? 5000);
+    req.on('error', (error) => {
+      clearTimeout(timer);
+      reject(error);
+    });
+    req.on('response', (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => (text += chunk));
+      res.on('end', () => {
+        clearTimeout(timer);
+        resolve({ status: res.statusCode ?? 0, headers: res.headers, text });
+      });
+      res.on('error', (error) => {
+        clearTimeout(timer);
+        reject(error);
+      });
+    });
+    req.end(payload);
+  });
+}
