@@ -20,6 +20,8 @@ import { mulberry32 } from '../../src/simulator/random.js';
 import { authorizationOf, cardsPath, percentile } from '../bench/load.js';
 import { killAllNow, ROOT, startService } from '../bench/services.js';
 import type { Service } from '../bench/services.js';
+import type { ServiceFaults } from '../../src/simulator/faults.js';
+import { QUIET_FAULTS } from '../helpers/simulator-server.js';
 
 const SERVICES = ['social', 'profile', 'privacy'] as const;
 type ServiceName = (typeof SERVICES)[number];
@@ -44,17 +46,7 @@ const ALLOWED_STATUSES: ReadonlySet<number> = new Set([200, 429, 502, 503, 504])
 const ERROR_STATUSES = [500, 502, 503, 504] as const;
 
 /** One service's settings as PUT to /simulator/faults (every member, so nothing carries over). */
-interface FaultSettings {
-  latencyMs: number;
-  jitterMs: number;
-  errorRate: number;
-  errorStatus: number[];
-  hangRate: number;
-  resetRate: number;
-  throttleRate: number;
-  retryAfterSeconds: number;
-  malformedRate: number;
-}
+type FaultSettings = ServiceFaults;
 
 /** One step of the schedule: when, and what each service does from then on. */
 interface Step {
@@ -63,17 +55,7 @@ interface Step {
   readonly label: Record<ServiceName, string>;
 }
 
-const QUIET: FaultSettings = {
-  latencyMs: 2,
-  jitterMs: 1,
-  errorRate: 0,
-  errorStatus: [500, 503],
-  hangRate: 0,
-  resetRate: 0,
-  throttleRate: 0,
-  retryAfterSeconds: 1,
-  malformedRate: 0,
-};
+const QUIET: FaultSettings = { ...QUIET_FAULTS, latencyMs: 2, jitterMs: 1 };
 
 const FAULT_KINDS = ['error', 'hang', 'reset', 'malformed', 'throttle', 'latency'] as const;
 

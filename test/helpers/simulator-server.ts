@@ -1,10 +1,24 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { TestContext } from 'node:test';
+import type { ServiceFaults } from '../../src/simulator/faults.js';
 import type { Population } from '../../src/simulator/population.js';
 import { createSimulatorApp } from '../../src/simulator/simulator-app.js';
 import type { Simulator, SimulatorAppOptions } from '../../src/simulator/simulator-app.js';
 import { loadSimulatorConfig } from '../../src/simulator/simulator-config.js';
+
+/** One service's fault settings with no fault at all: the start settings of `config/simulator.json`. */
+export const QUIET_FAULTS: ServiceFaults = Object.freeze({
+  latencyMs: 0,
+  jitterMs: 0,
+  errorRate: 0,
+  errorStatus: [500, 503],
+  hangRate: 0,
+  resetRate: 0,
+  throttleRate: 0,
+  retryAfterSeconds: 1,
+  malformedRate: 0,
+});
 
 /** A simulator listening on a loopback port. */
 export interface RunningSimulator {

@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { networkInterfaces } from 'node:os';
 import { test, type TestContext } from 'node:test';
 import { FAULTS_PATH, isLoopbackAddress } from '../../src/simulator/fault-admin.js';
-import type { FaultSettings, ServiceFaults } from '../../src/simulator/faults.js';
+import type { FaultSettings } from '../../src/simulator/faults.js';
 import {
   createSimulatorApp,
   PRIVACY_PATH,
@@ -12,22 +12,12 @@ import {
   SOCIAL_PATH,
 } from '../../src/simulator/simulator-app.js';
 import { loadSimulatorConfig } from '../../src/simulator/simulator-config.js';
-import { startUnlimitedSimulator } from '../helpers/simulator-server.js';
+import { QUIET_FAULTS, startUnlimitedSimulator } from '../helpers/simulator-server.js';
 import { ClientTimeoutError, rawCall, type RawAnswer } from './raw-call.js';
 
 const AUTHORIZATION = 'XBL3.0 x=2535405290015920;token';
 
-const QUIET: ServiceFaults = {
-  latencyMs: 0,
-  jitterMs: 0,
-  errorRate: 0,
-  errorStatus: [500, 503],
-  hangRate: 0,
-  resetRate: 0,
-  throttleRate: 0,
-  retryAfterSeconds: 1,
-  malformedRate: 0,
-};
+const QUIET = QUIET_FAULTS;
 
 interface World {
   readonly url: string;

@@ -7,23 +7,12 @@ import {
   type ServiceFaults,
 } from '../../src/simulator/faults.js';
 import { PRIVACY_PATH, PROFILE_PATH, SOCIAL_PATH } from '../../src/simulator/simulator-app.js';
-import { startUnlimitedSimulator } from '../helpers/simulator-server.js';
+import { QUIET_FAULTS, startUnlimitedSimulator } from '../helpers/simulator-server.js';
 import { ClientTimeoutError, rawCall } from './raw-call.js';
 
 const AUTHORIZATION = 'XBL3.0 x=2535405290015920;token';
 
-/** The start settings of `config/simulator.json`: no fault at all. */
-const QUIET: ServiceFaults = {
-  latencyMs: 0,
-  jitterMs: 0,
-  errorRate: 0,
-  errorStatus: [500, 503],
-  hangRate: 0,
-  resetRate: 0,
-  throttleRate: 0,
-  retryAfterSeconds: 1,
-  malformedRate: 0,
-};
+const QUIET = QUIET_FAULTS;
 
 const STORMY: ServiceFaults = {
   latencyMs: 10,

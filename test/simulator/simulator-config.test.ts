@@ -6,6 +6,7 @@ import {
   simulatorSettingsSchema,
   SimulatorConfigError,
 } from '../../src/simulator/simulator-config.js';
+import { QUIET_FAULTS } from '../helpers/simulator-server.js';
 
 test('when nothing is set, the simulator uses the defaults of config/simulator.json', () => {
   const config = loadSimulatorConfig({});
@@ -17,21 +18,7 @@ test('when nothing is set, the simulator uses the defaults of config/simulator.j
   assert.equal(config.rateLimit.isEnabled, true, 'SIM_RATE_LIMIT defaults to on');
   assert.equal(config.rateLimit.scale, 1, 'SIM_RATE_LIMIT_SCALE defaults to 1');
   assert.equal(config.faults.profile.latencyMs, 0, 'no latency is injected by default');
-  assert.deepEqual(
-    config.faults.profile,
-    {
-      latencyMs: 0,
-      jitterMs: 0,
-      errorRate: 0,
-      errorStatus: [500, 503],
-      hangRate: 0,
-      resetRate: 0,
-      throttleRate: 0,
-      retryAfterSeconds: 1,
-      malformedRate: 0,
-    },
-    'no fault is injected by default',
-  );
+  assert.deepEqual(config.faults.profile, QUIET_FAULTS, 'no fault is injected by default');
 });
 
 test('when variables are set, they override the defaults and empty ones are ignored', () => {
