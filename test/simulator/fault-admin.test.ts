@@ -5,17 +5,10 @@ import { networkInterfaces } from 'node:os';
 import { test, type TestContext } from 'node:test';
 import { FAULTS_PATH, isLoopbackAddress } from '../../src/simulator/fault-admin.js';
 import type { FaultSettings } from '../../src/simulator/faults.js';
-import {
-  createSimulatorApp,
-  PRIVACY_PATH,
-  PROFILE_PATH,
-  SOCIAL_PATH,
-} from '../../src/simulator/simulator-app.js';
+import { createSimulatorApp } from '../../src/simulator/simulator-app.js';
 import { loadSimulatorConfig } from '../../src/simulator/simulator-config.js';
 import { QUIET_FAULTS, startUnlimitedSimulator } from '../helpers/simulator-server.js';
-import { ClientTimeoutError, rawCall, type RawAnswer } from './raw-call.js';
-
-const AUTHORIZATION = 'XBL3.0 x=2535405290015920;token';
+import { ClientTimeoutError, callsOf, rawCall, type RawAnswer } from './raw-call.js';
 
 const QUIET = QUIET_FAULTS;
 
@@ -26,26 +19,6 @@ interface World {
   put(body: unknown): Promise<RawAnswer>;
   /** The settings `GET` answers now. */
   settings(): Promise<FaultSettings>;
-}
-
-function callsOf(xuid: string) {
-  return {
-    social: {
-      path: SOCIAL_PATH,
-      headers: { Authorization: AUTHORIZATION },
-      body: { xuids: [xuid] },
-    },
-    profile: {
-      path: PROFILE_PATH,
-      headers: { Authorization: AUTHORIZATION, 'x-xbl-contract-version': '2' },
-      body: { userIds: [xuid], settings: ['Gamertag'] },
-    },
-    privacy: {
-      path: PRIVACY_PATH,
-      headers: { Authorization: AUTHORIZATION },
-      body: { users: [{ xuid }], permissions: ['ViewTargetProfile'] },
-    },
-  };
 }
 
 async function startWorld(t: TestContext, env: Record<string, string> = {}): Promise<World> {

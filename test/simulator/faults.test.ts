@@ -6,11 +6,8 @@ import {
   type FaultOptions,
   type ServiceFaults,
 } from '../../src/simulator/faults.js';
-import { PRIVACY_PATH, PROFILE_PATH, SOCIAL_PATH } from '../../src/simulator/simulator-app.js';
 import { QUIET_FAULTS, startUnlimitedSimulator } from '../helpers/simulator-server.js';
-import { ClientTimeoutError, rawCall } from './raw-call.js';
-
-const AUTHORIZATION = 'XBL3.0 x=2535405290015920;token';
+import { ClientTimeoutError, callsOf, rawCall } from './raw-call.js';
 
 const QUIET = QUIET_FAULTS;
 
@@ -28,27 +25,6 @@ const STORMY: ServiceFaults = {
 
 function optionsWith(overrides: Partial<Omit<FaultOptions, 'seed'>> = {}, seed = 99): FaultOptions {
   return { seed, social: QUIET, profile: QUIET, privacy: QUIET, ...overrides };
-}
-
-/** A valid call of each service, naming `xuid`. */
-function callsOf(xuid: string) {
-  return {
-    social: {
-      path: SOCIAL_PATH,
-      headers: { Authorization: AUTHORIZATION },
-      body: { xuids: [xuid] },
-    },
-    profile: {
-      path: PROFILE_PATH,
-      headers: { Authorization: AUTHORIZATION, 'x-xbl-contract-version': '2' },
-      body: { userIds: [xuid], settings: ['Gamertag'] },
-    },
-    privacy: {
-      path: PRIVACY_PATH,
-      headers: { Authorization: AUTHORIZATION },
-      body: { users: [{ xuid }], permissions: ['ViewTargetProfile'] },
-    },
-  };
 }
 
 test('when two fault injectors share a seed, they draw the same decisions, every kind included', () => {

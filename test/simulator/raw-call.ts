@@ -1,4 +1,8 @@
 import { request as httpRequest } from 'node:http';
+import { PRIVACY_PATH, PROFILE_PATH, SOCIAL_PATH } from '../../src/simulator/simulator-app.js';
+
+/** A caller's `Authorization` as the simulator accepts it. */
+export const AUTHORIZATION = 'XBL3.0 x=2535405290015920;token';
 
 /** What a raw call got back: the status, headers and the body as text, unparsed. */
 export interface RawAnswer {
@@ -64,4 +68,25 @@ export function rawCall(
     });
     req.end(payload);
   });
+}
+
+/** A valid call of each service, naming `xuid`. */
+export function callsOf(xuid: string) {
+  return {
+    social: {
+      path: SOCIAL_PATH,
+      headers: { Authorization: AUTHORIZATION },
+      body: { xuids: [xuid] },
+    },
+    profile: {
+      path: PROFILE_PATH,
+      headers: { Authorization: AUTHORIZATION, 'x-xbl-contract-version': '2' },
+      body: { userIds: [xuid], settings: ['Gamertag'] },
+    },
+    privacy: {
+      path: PRIVACY_PATH,
+      headers: { Authorization: AUTHORIZATION },
+      body: { users: [{ xuid }], permissions: ['ViewTargetProfile'] },
+    },
+  };
 }
