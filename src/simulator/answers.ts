@@ -51,6 +51,15 @@ export function sendRejection(res: Response, rejection: Rejection): void {
   );
 }
 
+/** Answers 400 `InvalidRequestBody` naming what `error` found wrong in the body. */
+export function rejectInvalidBody(res: Response, error: z.ZodError): void {
+  sendRejection(res, {
+    status: 400,
+    code: 'InvalidRequestBody',
+    description: describeIssue(error),
+  });
+}
+
 /** Writes a JSON answer directly (no ETag work); a malformed one is cut in half. */
 export function sendJson(
   res: Response,

@@ -2,7 +2,7 @@ import express from 'express';
 import type { NextFunction, Request, Response, Router } from 'express';
 import type { Logger } from 'pino';
 import { z } from 'zod';
-import { allowOnly, describeIssue, sendJson, sendRejection } from './answers.js';
+import { allowOnly, rejectInvalidBody, sendJson, sendRejection } from './answers.js';
 import { faultsUpdateSchema, type Faults, type FaultSettings } from './faults.js';
 
 /** The simulator's fault settings, read and changed at run time; not an Xbox Live path. */
@@ -58,11 +58,7 @@ export function faultAdminRoutes(
   router.put(FAULTS_PATH, parseJson, (req, res) => {
     const parsed = faultsUpdateSchema.safeParse(req.body);
     if (!parsed.success) {
-      sendRejection(res, {
-        status: 400,
-        code: 'InvalidRequestBody',
-        description: describeIssue(parsed.error),
-      });
+      rejectInvalidBody(res, parsed.error);
       return;
     }
     const settings = faults.update(parsed.data);

@@ -4,7 +4,13 @@ import express from 'express';
 import type { Express, NextFunction, Request, Response } from 'express';
 import type { Logger } from 'pino';
 import { z } from 'zod';
-import { allowOnly, describeIssue, sendJson, sendRejection, type Rejection } from './answers.js';
+import {
+  allowOnly,
+  rejectInvalidBody,
+  sendJson,
+  sendRejection,
+  type Rejection,
+} from './answers.js';
 import { faultAdminRoutes } from './fault-admin.js';
 import { createFaults, type ServiceName } from './faults.js';
 import {
@@ -274,11 +280,7 @@ export function createSimulatorApp(
       if (call === undefined) throw new Error('Call reached respond() without admit()');
       const parsed = endpoint.bodySchema.safeParse(req.body);
       if (!parsed.success) {
-        sendRejection(res, {
-          status: 400,
-          code: 'InvalidRequestBody',
-          description: describeIssue(parsed.error),
-        });
+        rejectInvalidBody(res, parsed.error);
         return;
       }
       const answer = endpoint.answer(call.callerXuid, parsed.data, req);

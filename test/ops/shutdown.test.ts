@@ -9,24 +9,39 @@ import { test } from 'node:test';
 import type { TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { startNode } from '../helpers/child-process.js';
+import type { StartedProcess } from '../helpers/child-process.js';
 import { allProfiles, startFakeUpstreams } from '../helpers/fake-upstreams.js';
+import type { FakeUpstreams } from '../helpers/fake-upstreams.js';
 import { AUTHORIZATION } from '../helpers/test-app.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const NPM = process.platform === 'win32' ? 'npm.cmd' : 'npm';
 
-test('when SIGTERM arrives during a request, that request completes and the process exits 0', async (t) => {
-  const upstreams = await startFakeUpstreams({
-    profile: async (call) => ({ ...(await allProfiles(call)), delayMs: 400 }),
-  });
+/**
+ * Runs `src/server.ts` on a free loopback port against `upstreams`, with `env` on top; ended
+ * (by its PID) and the upstreams closed when test `t` ends.
+ */
+function startGatewayProcess(
+  t: TestContext,
+  upstreams: FakeUpstreams,
+  env: Record<string, string>,
+): StartedProcess {
   const gateway = startNode(['--import', 'tsx', 'src/server.ts'], {
     cwd: ROOT,
-    env: { PATH: process.env.PATH, PORT: '0', HOST: '127.0.0.1', ...upstreams.env },
+    env: { PATH: process.env.PATH, PORT: '0', HOST: '127.0.0.1', ...upstreams.env, ...env },
   });
   t.after(async () => {
     gateway.kill();
     await upstreams.close();
   });
+  return gateway;
+}
+
+test('when SIGTERM arrives during a request, that request completes and the process exits 0', async (t) => {
+  const upstreams = await startFakeUpstreams({
+    profile: async (call) => ({ ...(await allProfiles(call)), delayMs: 400 }),
+  });
+  const gateway = startGatewayProcess(t, upstreams, {});
   const { port } = await gateway.waitForLog('gateway listening');
   const base = `http://127.0.0.1:${String(port)}`;
 
@@ -65,21 +80,10 @@ test('when SIGTERM arrives during a request, that request completes and the proc
 
 test('when in-flight requests outlast SHUTDOWN_GRACE_MS, the process still exits 0 in time', async (t) => {
   const upstreams = await startFakeUpstreams({ profile: () => ({ hang: true }) });
-  const gateway = startNode(['--import', 'tsx', 'src/server.ts'], {
-    cwd: ROOT,
-    env: {
-      PATH: process.env.PATH,
-      PORT: '0',
-      HOST: '127.0.0.1',
-      REQUEST_DEADLINE_MS: '30000',
-      UPSTREAM_TIMEOUT_MS: '30000',
-      SHUTDOWN_GRACE_MS: '300',
-      ...upstreams.env,
-    },
-  });
-  t.after(async () => {
-    gateway.kill();
-    await upstreams.close();
+  const gateway = startGatewayProcess(t, upstreams, {
+    REQUEST_DEADLINE_MS: '30000',
+    UPSTREAM_TIMEOUT_MS: '30000',
+    SHUTDOWN_GRACE_MS: '300',
   });
   const { port } = await gateway.waitForLog('gateway listening');
   const stuck = fetch(`http://127.0.0.1:${String(port)}/friends-with-profiles?xuids=1`, {
@@ -131,20 +135,7 @@ function logIndex(lines: readonly unknown[], msg: string): number {
 
 test('when SIGTERM arrives with SHUTDOWN_DELAY_MS set, /readyz answers 503 draining on new connections during the delay, then the process stops accepting and exits 0', async (t) => {
   const upstreams = await startFakeUpstreams();
-  const gateway = startNode(['--import', 'tsx', 'src/server.ts'], {
-    cwd: ROOT,
-    env: {
-      PATH: process.env.PATH,
-      PORT: '0',
-      HOST: '127.0.0.1',
-      SHUTDOWN_DELAY_MS: '1500',
-      ...upstreams.env,
-    },
-  });
-  t.after(async () => {
-    gateway.kill();
-    await upstreams.close();
-  });
+  const gateway = startGatewayProcess(t, upstreams, { SHUTDOWN_DELAY_MS: '1500' });
   const port = Number((await gateway.waitForLog('gateway listening')).port);
 
   const signalledAt = Date.now();
@@ -264,20 +255,7 @@ test(
 
 test('when a second SIGTERM arrives while draining, the process exits at once with 143', async (t) => {
   const upstreams = await startFakeUpstreams();
-  const gateway = startNode(['--import', 'tsx', 'src/server.ts'], {
-    cwd: ROOT,
-    env: {
-      PATH: process.env.PATH,
-      PORT: '0',
-      HOST: '127.0.0.1',
-      SHUTDOWN_DELAY_MS: '30000',
-      ...upstreams.env,
-    },
-  });
-  t.after(async () => {
-    gateway.kill();
-    await upstreams.close();
-  });
+  const gateway = startGatewayProcess(t, upstreams, { SHUTDOWN_DELAY_MS: '30000' });
   await gateway.waitForLog('gateway listening');
   gateway.child.kill('SIGTERM');
   await gateway.waitForLog('draining');
