@@ -16,6 +16,8 @@ import { createProfileCache } from './profile-cache/profile-cache.js';
 import type { ProfileCache } from './profile-cache/profile-cache.js';
 import { createProfileLoadsInFlight } from './profile-cache/profile-loads.js';
 import type { ProfileLoadsInFlight } from './profile-cache/profile-loads.js';
+import { createRedisLevel } from './profile-cache/redis-level.js';
+import type { RedisLevel } from './profile-cache/redis-level.js';
 import { friendsWithProfilesRoutes } from './routes/friends-with-profiles.js';
 import { healthRoutes } from './routes/health.js';
 import { createCallerThrottle } from './upstreams/caller-throttle.js';
@@ -70,6 +72,8 @@ export interface AppDeps {
   readonly privacy: PrivacyClient;
   readonly cache: ProfileCache;
   readonly profiles: ProfileLoader;
+  /** The shared Redis level when `REDIS_URL` is set; `/readyz` shows it, `close()` closes it. */
+  readonly redis?: RedisLevel | undefined;
 }
 
 /** Options of `createDeps` that tests override. */
@@ -129,9 +133,19 @@ export function createDeps(
   const social = createSocialClient(clientOptions('social', upstreams.socialUrl));
   const profile = createProfileClient(clientOptions('profile', upstreams.profileUrl));
   const privacy = createPrivacyClient(clientOptions('privacy', upstreams.privacyUrl));
+  const redis =
+    config.redis.url === undefined
+      ? undefined
+      : createRedisLevel({
+          url: config.redis.url,
+          timeoutMs: config.redis.timeoutMs,
+          lifetimeMs: config.profileCache.ttlMs + config.profileCache.staleMs,
+          logger,
+          now: options.now,
+        });
   const cache = createProfileCache({
     ...config.profileCache,
-    sharedLevels: options.sharedCacheLevels,
+    sharedLevels: [...(options.sharedCacheLevels ?? []), ...(redis ? [redis] : [])],
     now: options.now,
   });
   const profiles = createProfileLoader({
@@ -140,7 +154,7 @@ export function createDeps(
     fetchDeadlineMs: config.requests.deadlineMs,
     inFlight: state.profileLoads,
   });
-  return { config, logger, state, social, profile, privacy, cache, profiles };
+  return { config, logger, state, social, profile, privacy, cache, profiles, redis };
 }
 
 /** The gateway app plus the hooks its process needs. */
@@ -148,12 +162,13 @@ export interface Gateway {
   readonly app: Express;
   /** Marks the gateway as draining: `/readyz` answers 503 from now on. */
   startDraining(): void;
-  /** Closes the upstream pools and stops the event-loop delay sampler. */
+  /** Closes the upstream pools and the Redis level, and stops the event-loop delay sampler. */
   close(): Promise<void>;
 }
 
 /** Builds the Express app; never reads the environment, listens or touches signals. */
 export function buildApp(deps: AppDeps): Gateway {
+  const { redis } = deps;
   let isDraining = false;
   const app = express();
   app.set('query parser', 'simple');
@@ -182,6 +197,7 @@ export function buildApp(deps: AppDeps): Gateway {
         };
       },
       cacheSize: () => deps.cache.size(),
+      redisState: redis && (() => redis.state()),
     }),
   );
   app.use(
@@ -204,7 +220,12 @@ export function buildApp(deps: AppDeps): Gateway {
     },
     close: async () => {
       deps.state.eventLoopDelay.stop();
-      await Promise.all([deps.social.close(), deps.profile.close(), deps.privacy.close()]);
+      await Promise.all([
+        deps.social.close(),
+        deps.profile.close(),
+        deps.privacy.close(),
+        redis?.close(),
+      ]);
     },
   };
 }
