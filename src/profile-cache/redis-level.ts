@@ -216,6 +216,7 @@ export function createRedisLevel(options: RedisLevelOptions): RedisLevel {
       clearTimeout(timer);
       // A Redis that does not answer would hold a graceful close: cut the connection.
       client.destroy();
+      logger.info('redis cache level closed');
     },
   };
 }

@@ -1,3 +1,4 @@
+import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -31,6 +32,8 @@ export interface RedisServer {
   restart(): Promise<void>;
   /** Every key with its value and remaining time to live (ms), read on a connection of its own. */
   dump(): Promise<Map<string, { readonly value: string; readonly pttlMs: number }>>;
+  /** How many client connections Redis has, not counting the one that asks. */
+  connectedClients(): Promise<number>;
   /** Writes raw values under `keys`, as a foreign writer or corruption would. */
   write(values: ReadonlyMap<string, string>): Promise<void>;
 }
@@ -173,6 +176,13 @@ export async function startRedisServer(
           }
         }
         return found;
+      }),
+    connectedClients: () =>
+      withClient(async (client) => {
+        const info = await client.info('clients');
+        const count = /^connected_clients:(\d+)/m.exec(info)?.[1];
+        assert.ok(count !== undefined, `INFO clients names connected_clients: ${info}`);
+        return Number(count) - 1;
       }),
     write: (values) =>
       withClient(async (client) => {

@@ -1,11 +1,20 @@
 import { describe, test } from 'node:test';
 import type { TestContext } from 'node:test';
 import assert from 'node:assert/strict';
+import { fileURLToPath } from 'node:url';
 import supertest from 'supertest';
+import type { FriendCardsResult } from '../../src/friend-cards/friend-card.js';
 import { decodeEntry, encodeEntry, redisKey } from '../../src/profile-cache/redis-level.js';
 import { cardOf, cardsOf, sampleProfile } from '../helpers/assertions.js';
-import { allProfiles, denyProfileTo, sampleSetting } from '../helpers/fake-upstreams.js';
-import type { ProfileBody, Responder } from '../helpers/fake-upstreams.js';
+import { startNode } from '../helpers/child-process.js';
+import type { StartedProcess } from '../helpers/child-process.js';
+import {
+  allProfiles,
+  denyProfileTo,
+  sampleSetting,
+  startFakeUpstreams,
+} from '../helpers/fake-upstreams.js';
+import type { FakeUpstreams, ProfileBody, Responder } from '../helpers/fake-upstreams.js';
 import { redisServerSkip, startRedisServer } from '../helpers/redis-server.js';
 import type { RedisServer } from '../helpers/redis-server.js';
 import {
@@ -18,6 +27,7 @@ import {
 } from '../helpers/test-app.js';
 import type { TestGateway, TestGatewayOptions } from '../helpers/test-app.js';
 
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const [X1, X2, X3] = XUIDS;
 const TIMEOUT_MS = 50;
 const TTL_MS = 60_000;
@@ -75,6 +85,32 @@ async function untilShared(redis: RedisServer, xuids: readonly string[]): Promis
     },
     `Redis holds the profiles of ${xuids.join(', ')}`,
   );
+}
+
+/** A gateway process (`src/server.ts`) on its own fake upstreams. */
+interface RunningProcess {
+  readonly process: StartedProcess;
+  readonly upstreams: FakeUpstreams;
+  readonly base: string;
+}
+
+/** Starts `src/server.ts` on a free loopback port; ended by its PID when `t` ends. */
+async function startGatewayProcess(
+  t: TestContext,
+  env: Record<string, string>,
+): Promise<RunningProcess> {
+  const upstreams = await startFakeUpstreams();
+  const gateway = startNode(['--import', 'tsx', 'src/server.ts'], {
+    cwd: ROOT,
+    env: { PATH: process.env.PATH, PORT: '0', HOST: '127.0.0.1', ...upstreams.env, ...env },
+  });
+  t.after(async () => {
+    gateway.kill();
+    await upstreams.close();
+  });
+  const { port } = await gateway.waitForLog('gateway listening');
+  await gateway.waitForLog('redis cache level ok');
+  return { process: gateway, upstreams, base: `http://127.0.0.1:${String(port)}` };
 }
 
 /** Milliseconds one card request takes, with its status. */
@@ -357,6 +393,42 @@ describe(
 
       assert.ok(elapsedMs <= TIMEOUT_MS + SLACK_MS, `close took ${elapsedMs.toFixed(1)} ms`);
       redis.resume();
+    });
+
+    test("when two gateway processes share a password-protected Redis, the second serves the first one's fetch, and SIGTERM closes the connection after the drain", async (t) => {
+      const redis = await startRedisServer(t, { password: 'hunter2-process' });
+      const processEnv = { ...redisEnv(redis), LOG_LEVEL: 'debug' };
+      const a = await startGatewayProcess(t, processEnv);
+      const b = await startGatewayProcess(t, processEnv);
+      const cards = (gateway: RunningProcess, authorization: string) =>
+        fetch(`${gateway.base}/friends-with-profiles?xuids=${X1}`, {
+          headers: { Authorization: authorization },
+        });
+      assert.equal((await cards(a, AUTHORIZATION)).status, 200, 'A serves the card');
+      await untilShared(redis, [X1]);
+
+      const fromB = await cards(b, OTHER_AUTHORIZATION);
+      const readyz = (await (await fetch(`${b.base}/readyz`)).json()) as { redis?: unknown };
+      b.process.child.kill('SIGTERM');
+      const code = await b.process.exited;
+
+      assert.equal(fromB.status, 200, 'B serves the card');
+      assert.deepEqual(
+        cardOf((await fromB.json()) as FriendCardsResult, X1).profile,
+        sampleProfile(X1),
+        'B shows the profile A fetched',
+      );
+      assert.equal(b.upstreams.callsTo('profile').length, 0, 'B made no profile call');
+      assert.equal(readyz.redis, 'ok', "B's /readyz shows Redis ok");
+      assert.equal(code, 0, 'B exits 0');
+      const messages = b.process.lines.map((line) => (line as { msg?: unknown }).msg);
+      const closedAt = messages.indexOf('redis cache level closed');
+      assert.ok(closedAt > messages.indexOf('draining'), 'Redis is closed after the drain');
+      assert.ok(closedAt < messages.indexOf('stopped'), 'and before the process stops');
+      assert.equal(await redis.connectedClients(), 1, "only A's connection is left");
+      for (const gateway of [a, b]) {
+        assert.ok(!JSON.stringify(gateway.process.lines).includes('hunter2'), 'no password logged');
+      }
     });
 
     test('when REDIS_URL is unset, /readyz has no redis member and nothing connects', async (t) => {
