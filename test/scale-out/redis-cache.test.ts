@@ -276,14 +276,15 @@ describe(
       const a = await sharingGateway(t, redis);
       const b = await sharingGateway(t, redis);
       const query = `xuids=${X1},${X2},${X3}`;
-      // The same cold request without Redis, its fastest of five after a warm-up.
+      // The same cold request without Redis, its median of five after a warm-up.
       cardsOf(await baseline.getCards(query));
       const baselineTimes: number[] = [];
       for (let i = 0; i < 5; i++) {
         baseline.deps.cache.clear();
         baselineTimes.push((await timedCards(baseline, query))[1]);
       }
-      const boundMs = Math.min(...baselineTimes) + TIMEOUT_MS + SLACK_MS;
+      baselineTimes.sort((x, y) => x - y);
+      const boundMs = (baselineTimes[2] ?? 0) + TIMEOUT_MS + SLACK_MS;
       cardsOf(await a.getCards(query));
       /** Cold requests through A (L1 emptied first), each checked against the bound. */
       const checkRequests = async (phase: string) => {
