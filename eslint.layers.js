@@ -22,6 +22,7 @@ const MODULES = [
   'friend-cards/',
   'upstreams/',
   'profile-cache/',
+  'metrics/',
   'call-context.ts',
   'xbl-vocabulary.ts',
   'errors.ts',
@@ -153,6 +154,15 @@ const LAYERS = [
     typesFrom: ['config.ts'],
     packages: [EXPRESS],
     why: 'profile-cache/ uses the profile client and knows no use case or HTTP edge.',
+  },
+  {
+    name: 'metrics/',
+    files: ['src/metrics/**'],
+    module: 'metrics/',
+    mayImport: ['http/', 'upstreams/', 'profile-cache/', ...SHARED],
+    typesFrom: ['config.ts'],
+    packages: [EXPRESS],
+    why: 'metrics/ keeps the metrics library behind the plain observers of the layers it measures; only app.ts wires it in.',
   },
   {
     name: 'call-context.ts',

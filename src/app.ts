@@ -9,6 +9,9 @@ import { requestId } from './http/request-id.js';
 import { requestLogging } from './http/request-logging.js';
 import { createEventLoopDelayLimit, createInFlightLimit } from './http/load-shedding.js';
 import type { EventLoopDelayLimit, InFlightLimit } from './http/load-shedding.js';
+import { requestMetrics } from './http/request-metrics.js';
+import { createGatewayMetrics } from './metrics/gateway-metrics.js';
+import type { GatewayMetrics } from './metrics/gateway-metrics.js';
 import type { ProfileCacheLevel } from './profile-cache/cache-level.js';
 import { createProfileLoader } from './profile-cache/load-profiles.js';
 import type { ProfileLoader } from './profile-cache/load-profiles.js';
@@ -18,6 +21,7 @@ import { createProfileLoadsInFlight } from './profile-cache/profile-loads.js';
 import type { ProfileLoadsInFlight } from './profile-cache/profile-loads.js';
 import { friendsWithProfilesRoutes } from './routes/friends-with-profiles.js';
 import { healthRoutes } from './routes/health.js';
+import { metricsRoutes } from './routes/metrics.js';
 import { createCallerThrottle } from './upstreams/caller-throttle.js';
 import type { CallerThrottle } from './upstreams/caller-throttle.js';
 import { createPrivacyClient } from './upstreams/privacy-client.js';
@@ -29,7 +33,7 @@ import type { SocialClient } from './upstreams/social-client.js';
 import { createRetryBudget } from './upstreams/retry-budget.js';
 import type { RetryBudget } from './upstreams/retry-budget.js';
 import { createUpstreamCircuit } from './upstreams/upstream-circuit.js';
-import type { UpstreamCircuit } from './upstreams/upstream-circuit.js';
+import type { CircuitStateName, UpstreamCircuit } from './upstreams/upstream-circuit.js';
 import { upstreamPolicies } from './upstreams/upstream-policies.js';
 import type { UpstreamName } from './xbl-vocabulary.js';
 
@@ -70,6 +74,8 @@ export interface AppDeps {
   readonly privacy: PrivacyClient;
   readonly cache: ProfileCache;
   readonly profiles: ProfileLoader;
+  /** This gateway's own metrics registry and the observers every layer reports to. */
+  readonly metrics: GatewayMetrics;
 }
 
 /** Options of `createDeps` that tests override. */
@@ -80,6 +86,11 @@ export interface CreateDepsOptions {
   readonly sharedCacheLevels?: readonly ProfileCacheLevel[];
   /** Reads the event-loop delay (ms) instead of sampling the loop. */
   readonly eventLoopDelay?: () => number;
+  /**
+   * Export Node's process metrics (CPU, memory, GC, event-loop lag) at `/metrics`; true by
+   * default. Their GC observer and loop monitor cannot be stopped, so tests turn them off.
+   */
+  readonly processMetrics?: boolean;
 }
 
 /** Builds the per-process state, the upstream clients, the profile cache and the loader. */
@@ -111,6 +122,12 @@ export function createDeps(
       }),
     ),
   };
+  // The gauges read the circuits and the cache at scrape time; the cache is built below.
+  const metrics = createGatewayMetrics({
+    processMetrics: options.processMetrics ?? true,
+    circuitStates: () => circuitStates(state),
+    cacheSize: () => cache.size(),
+  });
   const clientOptions = (upstream: UpstreamName, baseUrl: string) => ({
     baseUrl,
     connections: upstreams.connections,
@@ -124,6 +141,7 @@ export function createDeps(
       throttle: state.callerThrottle,
       circuit: state.circuits[upstream],
       retryBudget: state.retryBudgets[upstream],
+      observer: metrics.upstream(upstream),
     }),
   });
   const social = createSocialClient(clientOptions('social', upstreams.socialUrl));
@@ -133,14 +151,16 @@ export function createDeps(
     ...config.profileCache,
     sharedLevels: options.sharedCacheLevels,
     now: options.now,
+    observer: metrics.cache,
   });
   const profiles = createProfileLoader({
     cache,
     client: profile,
     fetchDeadlineMs: config.requests.deadlineMs,
     inFlight: state.profileLoads,
+    observer: metrics.cache,
   });
-  return { config, logger, state, social, profile, privacy, cache, profiles };
+  return { config, logger, state, social, profile, privacy, cache, profiles, metrics };
 }
 
 /** The gateway app plus the hooks its process needs. */
@@ -161,6 +181,7 @@ export function buildApp(deps: AppDeps): Gateway {
   app.set('x-powered-by', false);
 
   app.use(requestId);
+  app.use(requestMetrics(deps.metrics.http));
   app.use(requestLogging(deps.logger));
   app.use(helmet());
   app.use(rejectLongUrls);
@@ -173,23 +194,20 @@ export function buildApp(deps: AppDeps): Gateway {
   app.use(
     healthRoutes({
       isDraining: () => isDraining,
-      circuitStates: () => {
-        const { circuits } = deps.state;
-        return {
-          social: circuits.social.state(),
-          profile: circuits.profile.state(),
-          privacy: circuits.privacy.state(),
-        };
-      },
+      circuitStates: () => circuitStates(deps.state),
       cacheSize: () => deps.cache.size(),
     }),
   );
+  app.use(metricsRoutes(deps.metrics));
   app.use(
     friendsWithProfilesRoutes({
       config: deps.config,
       friendCards: { social: deps.social, privacy: deps.privacy, profiles: deps.profiles },
       inFlight: deps.state.inFlightRequests,
       eventLoopDelay: deps.state.eventLoopDelay,
+      onShed: (reason) => {
+        deps.metrics.shed(reason);
+      },
     }),
   );
   app.use((req: Request) => {
@@ -206,6 +224,16 @@ export function buildApp(deps: AppDeps): Gateway {
       deps.state.eventLoopDelay.stop();
       await Promise.all([deps.social.close(), deps.profile.close(), deps.privacy.close()]);
     },
+  };
+}
+
+/** Each upstream's circuit state now, for `/readyz` and `/metrics`. */
+function circuitStates(state: ProcessState): Record<UpstreamName, CircuitStateName> {
+  const { circuits } = state;
+  return {
+    social: circuits.social.state(),
+    profile: circuits.profile.state(),
+    privacy: circuits.privacy.state(),
   };
 }
 
