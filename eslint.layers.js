@@ -43,6 +43,11 @@ const EXPRESS = {
   message: 'Only the HTTP edge (app.ts, http/, routes/) knows about Express.',
 };
 
+const METRICS_LIBRARY = {
+  group: ['prom-client'],
+  message: 'Only metrics/ knows the metrics library; the other layers report to plain observers.',
+};
+
 const NODE_BUILTINS = [...new Set(builtinModules.map((name) => name.replace(/^node:/, '')))];
 
 const IO_PACKAGES = {
@@ -239,6 +244,7 @@ function layerBlock({
   const forbidden = MODULES.filter((target) => !allowed.has(target));
   const code = module?.endsWith('/') ? ['its own folder', ...mayImport] : mayImport;
   const restrictions = [...packages, ...patterns];
+  if (module !== 'metrics/') restrictions.push(METRICS_LIBRARY);
   if (forbidden.length > 0) {
     const types = typesFrom.length > 0 ? `, and only types from ${listOf(typesFrom)}` : '';
     const imports =
