@@ -22,6 +22,7 @@ const MODULES = [
   'friend-cards/',
   'upstreams/',
   'profile-cache/',
+  'metrics/',
   'call-context.ts',
   'xbl-vocabulary.ts',
   'errors.ts',
@@ -40,6 +41,11 @@ const SHARED = ['call-context.ts', 'xbl-vocabulary.ts', 'errors.ts'];
 const EXPRESS = {
   group: ['express', 'helmet', 'pino-http', 'supertest'],
   message: 'Only the HTTP edge (app.ts, http/, routes/) knows about Express.',
+};
+
+const METRICS_LIBRARY = {
+  group: ['prom-client'],
+  message: 'Only metrics/ knows the metrics library; the other layers report to plain observers.',
 };
 
 const NODE_BUILTINS = [...new Set(builtinModules.map((name) => name.replace(/^node:/, '')))];
@@ -155,6 +161,15 @@ const LAYERS = [
     why: 'profile-cache/ uses the profile client and knows no use case or HTTP edge.',
   },
   {
+    name: 'metrics/',
+    files: ['src/metrics/**'],
+    module: 'metrics/',
+    mayImport: ['http/', 'upstreams/', 'profile-cache/', ...SHARED],
+    typesFrom: ['config.ts'],
+    packages: [EXPRESS],
+    why: 'metrics/ keeps the metrics library behind the plain observers of the layers it measures; only app.ts wires it in.',
+  },
+  {
     name: 'call-context.ts',
     files: ['src/call-context.ts'],
     module: 'call-context.ts',
@@ -229,6 +244,7 @@ function layerBlock({
   const forbidden = MODULES.filter((target) => !allowed.has(target));
   const code = module?.endsWith('/') ? ['its own folder', ...mayImport] : mayImport;
   const restrictions = [...packages, ...patterns];
+  if (module !== 'metrics/') restrictions.push(METRICS_LIBRARY);
   if (forbidden.length > 0) {
     const types = typesFrom.length > 0 ? `, and only types from ${listOf(typesFrom)}` : '';
     const imports =

@@ -9,6 +9,9 @@ import { requestId } from './http/request-id.js';
 import { requestLogging } from './http/request-logging.js';
 import { createEventLoopDelayLimit, createInFlightLimit } from './http/load-shedding.js';
 import type { EventLoopDelayLimit, InFlightLimit } from './http/load-shedding.js';
+import { requestMetrics } from './http/request-metrics.js';
+import { createGatewayMetrics } from './metrics/gateway-metrics.js';
+import type { GatewayMetrics } from './metrics/gateway-metrics.js';
 import type { ProfileCacheLevel } from './profile-cache/cache-level.js';
 import { createProfileLoader } from './profile-cache/load-profiles.js';
 import type { ProfileLoader } from './profile-cache/load-profiles.js';
@@ -20,6 +23,7 @@ import { createRedisLevel } from './profile-cache/redis-level.js';
 import type { RedisLevel } from './profile-cache/redis-level.js';
 import { friendsWithProfilesRoutes } from './routes/friends-with-profiles.js';
 import { healthRoutes } from './routes/health.js';
+import { metricsRoutes } from './routes/metrics.js';
 import { createCallerThrottle } from './upstreams/caller-throttle.js';
 import type { CallerThrottle } from './upstreams/caller-throttle.js';
 import { createPrivacyClient } from './upstreams/privacy-client.js';
@@ -31,7 +35,7 @@ import type { SocialClient } from './upstreams/social-client.js';
 import { createRetryBudget } from './upstreams/retry-budget.js';
 import type { RetryBudget } from './upstreams/retry-budget.js';
 import { createUpstreamCircuit } from './upstreams/upstream-circuit.js';
-import type { UpstreamCircuit } from './upstreams/upstream-circuit.js';
+import type { CircuitStateName, UpstreamCircuit } from './upstreams/upstream-circuit.js';
 import { upstreamPolicies } from './upstreams/upstream-policies.js';
 import type { UpstreamName } from './xbl-vocabulary.js';
 
@@ -74,6 +78,8 @@ export interface AppDeps {
   readonly profiles: ProfileLoader;
   /** The shared Redis level when `REDIS_URL` is set; `/readyz` shows it, `close()` closes it. */
   readonly redis?: RedisLevel | undefined;
+  /** This gateway's own metrics registry and the observers every layer reports to. */
+  readonly metrics: GatewayMetrics;
 }
 
 /** Options of `createDeps` that tests override. */
@@ -84,6 +90,11 @@ export interface CreateDepsOptions {
   readonly sharedCacheLevels?: readonly ProfileCacheLevel[];
   /** Reads the event-loop delay (ms) instead of sampling the loop. */
   readonly eventLoopDelay?: () => number;
+  /**
+   * Export Node's process metrics (CPU, memory, GC, event-loop lag) at `/metrics`; true by
+   * default. Their GC observer and loop monitor cannot be stopped, so tests turn them off.
+   */
+  readonly processMetrics?: boolean;
 }
 
 /** Builds the per-process state, the upstream clients, the profile cache and the loader. */
@@ -115,6 +126,12 @@ export function createDeps(
       }),
     ),
   };
+  // The gauges read the circuits and the cache at scrape time; the cache is built below.
+  const metrics = createGatewayMetrics({
+    processMetrics: options.processMetrics ?? true,
+    circuitStates: () => circuitStates(state),
+    cacheSize: () => cache.size(),
+  });
   const clientOptions = (upstream: UpstreamName, baseUrl: string) => ({
     baseUrl,
     connections: upstreams.connections,
@@ -128,6 +145,7 @@ export function createDeps(
       throttle: state.callerThrottle,
       circuit: state.circuits[upstream],
       retryBudget: state.retryBudgets[upstream],
+      observer: metrics.upstream(upstream),
     }),
   });
   const social = createSocialClient(clientOptions('social', upstreams.socialUrl));
@@ -147,14 +165,16 @@ export function createDeps(
     ...config.profileCache,
     sharedLevels: [...(options.sharedCacheLevels ?? []), ...(redis ? [redis] : [])],
     now: options.now,
+    observer: metrics.cache,
   });
   const profiles = createProfileLoader({
     cache,
     client: profile,
     fetchDeadlineMs: config.requests.deadlineMs,
     inFlight: state.profileLoads,
+    observer: metrics.cache,
   });
-  return { config, logger, state, social, profile, privacy, cache, profiles, redis };
+  return { config, logger, state, social, profile, privacy, cache, profiles, redis, metrics };
 }
 
 /** The gateway app plus the hooks its process needs. */
@@ -176,6 +196,7 @@ export function buildApp(deps: AppDeps): Gateway {
   app.set('x-powered-by', false);
 
   app.use(requestId);
+  app.use(requestMetrics(deps.metrics.http));
   app.use(requestLogging(deps.logger));
   app.use(helmet());
   app.use(rejectLongUrls);
@@ -188,24 +209,21 @@ export function buildApp(deps: AppDeps): Gateway {
   app.use(
     healthRoutes({
       isDraining: () => isDraining,
-      circuitStates: () => {
-        const { circuits } = deps.state;
-        return {
-          social: circuits.social.state(),
-          profile: circuits.profile.state(),
-          privacy: circuits.privacy.state(),
-        };
-      },
+      circuitStates: () => circuitStates(deps.state),
       cacheSize: () => deps.cache.size(),
       redisState: redis && (() => redis.state()),
     }),
   );
+  app.use(metricsRoutes(deps.metrics));
   app.use(
     friendsWithProfilesRoutes({
       config: deps.config,
       friendCards: { social: deps.social, privacy: deps.privacy, profiles: deps.profiles },
       inFlight: deps.state.inFlightRequests,
       eventLoopDelay: deps.state.eventLoopDelay,
+      onShed: (reason) => {
+        deps.metrics.shed(reason);
+      },
     }),
   );
   app.use((req: Request) => {
@@ -227,6 +245,16 @@ export function buildApp(deps: AppDeps): Gateway {
         redis?.close(),
       ]);
     },
+  };
+}
+
+/** Each upstream's circuit state now, for `/readyz` and `/metrics`. */
+function circuitStates(state: ProcessState): Record<UpstreamName, CircuitStateName> {
+  const { circuits } = state;
+  return {
+    social: circuits.social.state(),
+    profile: circuits.profile.state(),
+    privacy: circuits.privacy.state(),
   };
 }
 

@@ -1,3 +1,9 @@
+/** Why a card request was shed, as a metric label (API.md §5 rule 6). */
+export const SHED_REASONS = ['in_flight', 'event_loop_delay'] as const;
+
+/** One of `SHED_REASONS`: past `MAX_IN_FLIGHT_REQUESTS`, or past `MAX_EVENT_LOOP_DELAY_MS`. */
+export type ShedReason = (typeof SHED_REASONS)[number];
+
 /**
  * The count of card requests in progress, bounded by `MAX_IN_FLIGHT_REQUESTS` (API.md §5 rule 6).
  * Per-process state, owned by `createDeps`: each worker process sheds on its own count.

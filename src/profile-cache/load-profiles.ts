@@ -4,6 +4,8 @@ import type { ProfileClient, ProfileUser } from '../upstreams/profile-client.js'
 import { isCredentialRejection } from '../upstreams/upstream-batches.js';
 import type { PartFailure } from '../upstreams/upstream-pipeline.js';
 import type { ProfileSettingId, Xuid } from '../xbl-vocabulary.js';
+import { NO_CACHE_OBSERVER } from './cache-observer.js';
+import type { ProfileCacheObserver } from './cache-observer.js';
 import { pairKey } from './profile-cache.js';
 import type { PairKey, ProfileCache } from './profile-cache.js';
 import type { PairResult, ProfileLoadsInFlight, SharedLoad } from './profile-loads.js';
@@ -27,6 +29,8 @@ export interface ProfileLoaderOptions {
   readonly fetchDeadlineMs: number;
   /** The per-process registry of loads in flight (`createDeps` owns it). */
   readonly inFlight: ProfileLoadsInFlight;
+  /** Told of pairs that join a load in flight and of stale serves (metrics); nothing by default. */
+  readonly observer?: Pick<ProfileCacheObserver, 'coalesced' | 'staleServed'>;
 }
 
 /** Serves profiles from cache and fetches only missing or stale (XUID, setting) pairs. */
@@ -66,6 +70,7 @@ const DEADLINE_PASSED: PartFailure = { kind: 'timeout' };
 /** Creates the loader: coalescing in front of the tiered cache and the profile client. */
 export function createProfileLoader(options: ProfileLoaderOptions): ProfileLoader {
   const { cache, client, fetchDeadlineMs, inFlight } = options;
+  const observer = options.observer ?? NO_CACHE_OBSERVER;
 
   function release(load: SharedLoad, keys: Iterable<PairKey>): void {
     for (const key of keys) if (inFlight.get(key) === load) inFlight.delete(key);
@@ -195,6 +200,7 @@ export function createProfileLoader(options: ProfileLoaderOptions): ProfileLoade
       if (joined) joined.push(pair);
       else byLoad.set(running, [pair]);
     }
+    if (own.length < pairs.length) observer.coalesced(pairs.length - own.length);
     if (own.length > 0) byLoad.set(startLoad(own, context), own);
     return byLoad;
   }
@@ -241,10 +247,12 @@ export function createProfileLoader(options: ProfileLoaderOptions): ProfileLoade
 
     const profiles = new Map<Xuid, ProfileValues>();
     let failure: PartFailure | undefined;
+    let staleServed = 0;
     let index = 0;
     for (const xuid of xuids) {
       const values = new Map<ProfileSettingId, string | null>();
       let isComplete = true;
+      let staleValues = 0;
       for (const setting of settings) {
         const key = keys[index] ?? '';
         const fresh = inMemory[index++];
@@ -267,14 +275,18 @@ export function createProfileLoader(options: ProfileLoaderOptions): ProfileLoade
         // stale data; every other failure may fall back on it (API.md §5 rule 5).
         if (stale !== undefined && !isCredentialRejection(pairFailure)) {
           values.set(setting, stale);
+          staleValues += 1;
           continue;
         }
         isComplete = false;
         // Keep a token rejection over other failures: it decides the whole answer.
         if (!failure || isCredentialRejection(pairFailure)) failure = pairFailure;
       }
-      if (isComplete) profiles.set(xuid, values);
+      if (!isComplete) continue;
+      profiles.set(xuid, values);
+      staleServed += staleValues;
     }
+    if (staleServed > 0) observer.staleServed(staleServed);
     return { profiles, failure };
   }
 

@@ -1,5 +1,6 @@
 import { LRUCache } from 'lru-cache';
 import type { CacheEntry, ProfileCacheLevel } from './cache-level.js';
+import type { ProfileCacheObserver } from './cache-observer.js';
 
 /** Options of the in-process level; a byte bound is required (STYLE.md 23). */
 export interface MemoryLevelOptions {
@@ -8,6 +9,8 @@ export interface MemoryLevelOptions {
   readonly lifetimeMs: number;
   /** The cache's clock in milliseconds. */
   readonly now: () => number;
+  /** Told of every entry dropped to stay within `maxBytes`. */
+  readonly observer?: Pick<ProfileCacheObserver, 'evicted'>;
 }
 
 /** Size of the in-process level, for `/readyz` and metrics. */
@@ -35,9 +38,16 @@ export function createMemoryLevel(options: MemoryLevelOptions): MemoryLevel {
   }
   // Ages are checked against `now` here rather than with lru-cache's own TTL, whose clock is
   // coarsened (`ttlResolution`) and treats a start time of 0 as "no TTL".
+  const { observer } = options;
   const cache = new LRUCache<string, CacheEntry>({
     maxSize: maxBytes,
     sizeCalculation: (entry, key) => ENTRY_OVERHEAD_BYTES + 2 * (key.length + entry.value.length),
+    // Only a drop for room is an eviction; a replaced or expired entry is not.
+    ...(observer && {
+      dispose: (_entry: CacheEntry, _key: string, reason: LRUCache.DisposeReason) => {
+        if (reason === 'evict') observer.evicted(1);
+      },
+    }),
   });
 
   function read(key: string): CacheEntry | undefined {

@@ -1,5 +1,7 @@
 import type { ProfileSettingId, Xuid } from '../xbl-vocabulary.js';
 import type { CacheEntry, ProfileCacheLevel } from './cache-level.js';
+import { NO_CACHE_OBSERVER } from './cache-observer.js';
+import type { ProfileCacheObserver } from './cache-observer.js';
 import { createMemoryLevel } from './memory-level.js';
 import type { ProfileCacheSize } from './memory-level.js';
 
@@ -18,6 +20,8 @@ export interface ProfileCacheOptions {
    * level carries an entry's time to other processes.
    */
   readonly now?: () => number;
+  /** Told of hits per level, misses and L1 evictions (metrics); nothing by default. */
+  readonly observer?: ProfileCacheObserver;
 }
 
 /** The key of one (XUID, setting) pair: the unit the cache and the coalescing work on. */
@@ -64,8 +68,9 @@ export function createProfileCache(options: ProfileCacheOptions): ProfileCache {
     throw new TypeError('Cannot create profile cache: ttlMs and staleMs must be whole numbers');
   }
   const now = options.now ?? Date.now;
+  const observer = options.observer ?? NO_CACHE_OBSERVER;
   const lifetimeMs = ttlMs + staleMs;
-  const memory = createMemoryLevel({ maxBytes: options.maxBytes, lifetimeMs, now });
+  const memory = createMemoryLevel({ maxBytes: options.maxBytes, lifetimeMs, now, observer });
   const levels: readonly ProfileCacheLevel[] = [memory, ...(options.sharedLevels ?? [])];
 
   function judge(entry: CacheEntry | undefined, nowMs: number): CachedPair {
@@ -87,31 +92,41 @@ export function createProfileCache(options: ProfileCacheOptions): ProfileCache {
       const nowMs = now();
       const stillPending: number[] = [];
       const promoted: [PairKey, CacheEntry][] = [];
+      let hits = 0;
       for (const [j, index] of pending.entries()) {
         const entry = entries[j];
         const pair = judge(entry, nowMs);
         if (pair.state === 'fresh' && entry) {
           found[index] = pair;
+          hits += 1;
           if (depth > 0) promoted.push([keys[index] ?? '', entry]);
           continue;
         }
         if (pair.state === 'stale' && found[index]?.state !== 'stale') found[index] = pair;
         stillPending.push(index);
       }
+      if (hits > 0) observer.hits(depth, hits);
       // A fresh answer from a farther level is copied into the nearer ones, keeping its age.
       if (promoted.length > 0)
         await Promise.all(levels.slice(0, depth).map((l) => l.set(promoted)));
       pending = stillPending;
     }
+    if (pending.length > 0) observer.misses(pending.length);
     return found;
   }
 
   function freshInMemory(keys: readonly PairKey[]): (string | undefined)[] {
     const nowMs = now();
-    return keys.map((key) => {
+    let hits = 0;
+    const values = keys.map((key) => {
       const entry = memory.peek(key);
-      return entry !== undefined && nowMs - entry.storedAtMs < ttlMs ? entry.value : undefined;
+      if (entry === undefined || nowMs - entry.storedAtMs >= ttlMs) return undefined;
+      hits += 1;
+      return entry.value;
     });
+    // Only hits: a pair not fresh here is looked up again (or joins a load) and counted there.
+    if (hits > 0) observer.hits(0, hits);
+    return values;
   }
 
   return {

@@ -8,7 +8,7 @@ import { getFriendCards } from '../friend-cards/get-friend-cards.js';
 import type { FriendCardsDeps } from '../friend-cards/get-friend-cards.js';
 import { parseCallerCredentials } from '../http/caller-credentials.js';
 import type { CallerCredentials } from '../http/caller-credentials.js';
-import type { EventLoopDelayLimit, InFlightLimit } from '../http/load-shedding.js';
+import type { EventLoopDelayLimit, InFlightLimit, ShedReason } from '../http/load-shedding.js';
 import { methodNotAllowed } from '../http/method-not-allowed.js';
 import { requestIdOf } from '../http/request-id.js';
 import { resolveTraceContext } from '../http/trace-context.js';
@@ -22,20 +22,25 @@ export interface FriendsRouteDeps {
   readonly inFlight: InFlightLimit;
   /** The per-process event-loop delay, past whose limit new card requests are shed. */
   readonly eventLoopDelay: EventLoopDelayLimit;
+  /** Told of every shed request (metrics). */
+  readonly onShed?: (reason: ShedReason) => void;
 }
 
 /** `GET /friends-with-profiles`: validate, get the cards, answer JSON that no cache keeps. */
 export function friendsWithProfilesRoutes(deps: FriendsRouteDeps): Router {
   const { deadlineMs } = deps.config.requests;
   const schema = createFriendsQuerySchema({ maxXuids: deps.config.requests.maxXuids });
+  const onShed = deps.onShed ?? (() => undefined);
 
   async function getCards(req: Request, res: Response): Promise<void> {
     if (deps.inFlight.isFull()) {
+      onShed('in_flight');
       throw new OverloadedError(
         `Cannot take the request: ${deps.inFlight.count()} card requests in progress`,
       );
     }
     if (deps.eventLoopDelay.isOverloaded()) {
+      onShed('event_loop_delay');
       throw new OverloadedError(
         `Cannot take the request: the event loop lags ${Math.round(deps.eventLoopDelay.delayMs())} ms`,
       );

@@ -4,6 +4,8 @@ import { callLogging } from './policies/call-logging.js';
 import { callerThrottleGate } from './policies/caller-throttle-gate.js';
 import { circuitBreaker } from './policies/circuit-breaker.js';
 import { deadline } from './policies/deadline.js';
+import { callMetrics, NO_CALL_OBSERVER } from './policies/metrics.js';
+import type { UpstreamCallObserver } from './policies/metrics.js';
 import { retry } from './policies/retry.js';
 import type { RetryBudget } from './retry-budget.js';
 import type { UpstreamCircuit } from './upstream-circuit.js';
@@ -21,6 +23,8 @@ export interface UpstreamPolicyDeps {
   /** This upstream's own circuit and retry budget. */
   readonly circuit: UpstreamCircuit;
   readonly retryBudget: RetryBudget;
+  /** Where this upstream's attempts and retries are reported (metrics); none by default. */
+  readonly observer?: UpstreamCallObserver;
 }
 
 /** Backoff of retries: tens of milliseconds, since the request deadline is about a second. */
@@ -33,21 +37,29 @@ const MIN_ATTEMPT_MS = 20;
  * The chain every upstream call passes through, outermost first; called once per upstream with
  * that upstream's state. A new policy is one file in `policies/` and one line here.
  *
- * A held-back caller is not a call (the gate is outermost); each retry attempt passes the
- * deadline, then the breaker (so every attempt counts toward opening it, and an open circuit
- * ends the retries), then the bulkhead (a full one fails fast and is no fault of the upstream's),
- * and is logged only when it is really sent.
+ * Each retry attempt is counted by the metrics policy, then passes the caller throttle gate (so
+ * a retry after its backoff honours a 429 another batch of the same caller met meanwhile, and a
+ * held-back attempt is counted once, as `throttled`, without being sent), the deadline, the
+ * breaker (so every attempt counts toward opening it, and an open circuit ends the retries),
+ * then the bulkhead (a full one fails fast and is no fault of the upstream's), and is logged
+ * only when it is really sent. A held-back call, like one the open circuit rejects, still
+ * counts as a call in the retry budget: it is one more call that needed no retry.
  */
 export function upstreamPolicies(deps: UpstreamPolicyDeps): UpstreamPolicy[] {
+  const observer = deps.observer ?? NO_CALL_OBSERVER;
   return [
-    callerThrottleGate(deps.throttle),
     retry({
       retries: deps.retries,
       budget: deps.retryBudget,
       baseDelayMs: RETRY_BASE_DELAY_MS,
       maxDelayMs: RETRY_MAX_DELAY_MS,
       minAttemptMs: MIN_ATTEMPT_MS,
+      onRetry: () => {
+        observer.retried();
+      },
     }),
+    callMetrics(observer),
+    callerThrottleGate(deps.throttle),
     deadline(),
     circuitBreaker(deps.circuit),
     bulkhead({ limit: deps.maxConcurrent, queue: deps.maxQueued }),

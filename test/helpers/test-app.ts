@@ -72,6 +72,7 @@ export async function startTestGateway(options: TestGatewayOptions = {}): Promis
     now: options.now,
     sharedCacheLevels: options.sharedCacheLevels,
     eventLoopDelay: options.eventLoopDelay,
+    processMetrics: false,
   });
   const gateway = buildApp(deps);
   return {

@@ -45,6 +45,8 @@ const HTTP = 'http/ imports from src/ only its own folder, call-context.ts';
 const APP = 'app.ts imports from src/ only';
 const SIMULATOR = 'The simulator imports from src/ only its own folder and settings.ts.';
 const GATEWAY_ENTRY = 'A gateway entry file imports from src/ only';
+const METRICS_LIBRARY = 'Only metrics/ knows the metrics library';
+const METRICS = 'metrics/ imports from src/ only its own folder, http/, upstreams/, profile-cache/';
 
 /** Each snippet must be reported once, by the boundary rule, with its layer's message. */
 const FORBIDDEN: [file: string, code: string, message: string][] = [
@@ -199,6 +201,35 @@ const FORBIDDEN: [file: string, code: string, message: string][] = [
     "import { buildApp } from '../app.js';",
     'A new part of src/ imports from src/ only',
   ],
+  ['src/upstreams/policies/metrics.ts', "import { Counter } from 'prom-client';", METRICS_LIBRARY],
+  [
+    'src/profile-cache/profile-cache.ts',
+    "import { Registry } from 'prom-client';",
+    METRICS_LIBRARY,
+  ],
+  ['src/http/request-metrics.ts', "import { Histogram } from 'prom-client';", METRICS_LIBRARY],
+  ['src/app.ts', "import { collectDefaultMetrics } from 'prom-client';", METRICS_LIBRARY],
+  [
+    'src/upstreams/policies/metrics.ts',
+    "import { createGatewayMetrics } from '../../metrics/gateway-metrics.js';",
+    'upstreams/ imports from src/ only',
+  ],
+  [
+    'src/profile-cache/load-profiles.ts',
+    "import type { GatewayMetrics } from '../metrics/gateway-metrics.js';",
+    PROFILE_CACHE,
+  ],
+  [
+    'src/metrics/gateway-metrics.ts',
+    "import { healthRoutes } from '../routes/health.js';",
+    METRICS,
+  ],
+  ['src/metrics/gateway-metrics.ts', "import express from 'express';", EXPRESS],
+  [
+    'src/metrics/gateway-metrics.ts',
+    "import { loadConfig } from '../config.js';",
+    'metrics/ imports only types from config.ts',
+  ],
 ];
 
 /** Each snippet must lint clean, so that the rules stay no broader than STYLE.md. */
@@ -307,6 +338,17 @@ const ALLOWED: [file: string, code: string][] = [
     ].join('\n'),
   ],
   ['src/start-gateway.ts', "import { buildApp, createDeps } from './app.js';"],
+  [
+    'src/metrics/gateway-metrics.ts',
+    [
+      "import { Counter, Registry } from 'prom-client';",
+      "import { CALL_OUTCOMES } from '../upstreams/policies/metrics.js';",
+      "import type { ProfileCacheObserver } from '../profile-cache/cache-observer.js';",
+      "import type { HttpRequestObserver } from '../http/request-metrics.js';",
+      "import type { Config } from '../config.js';",
+    ].join('\n'),
+  ],
+  ['src/app.ts', "import { createGatewayMetrics } from './metrics/gateway-metrics.js';"],
   ['src/config.ts', "import { parseSettings } from './settings.js';"],
   [
     'test/unit/anything.test.ts',

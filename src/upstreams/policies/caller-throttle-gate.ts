@@ -5,7 +5,8 @@ import { failed } from '../upstream-pipeline.js';
 /**
  * Per-caller throttling (API.md §5 rule 4): a call for a caller that this upstream answered 429
  * is not sent until its `Retry-After` has passed, and every 429 is remembered for that caller
- * only. Outermost: a held-back call is not an upstream call, so nothing inside sees it.
+ * only. A held-back call is not an upstream call: nothing inside the gate sees it. Inside the
+ * retry, so a retry is held back too once another call of the caller met a 429.
  */
 export function callerThrottleGate(throttle: CallerThrottle): UpstreamPolicy {
   return (next) =>

@@ -14,6 +14,8 @@ export interface RetryOptions {
   readonly maxDelayMs: number;
   /** Least time an attempt needs before the deadline to be worth starting. */
   readonly minAttemptMs: number;
+  /** Called just before each retry is sent, for metrics. */
+  readonly onRetry?: () => void;
 }
 
 /**
@@ -27,6 +29,7 @@ export function retry(options: RetryOptions): UpstreamPolicy {
     initialDelay: options.baseDelayMs,
     maxDelay: options.maxDelayMs,
   });
+  const onRetry = options.onRetry ?? (() => undefined);
   return (next) =>
     async <T>(request: UpstreamRequest<T>): Promise<UpstreamOutcome<T>> => {
       options.budget.recordCall();
@@ -39,6 +42,7 @@ export function retry(options: RetryOptions): UpstreamPolicy {
         const hasRoom = deadlineAtMs - performance.now() >= delay.duration + options.minAttemptMs;
         if (!hasRoom || !options.budget.tryRetry()) return outcome;
         if (!(await sleep(delay.duration, signal))) return outcome;
+        onRetry();
         outcome = await next(request);
       }
       return outcome;
