@@ -22,6 +22,7 @@ const MODULES = [
   'friend-cards/',
   'upstreams/',
   'profile-cache/',
+  'observability/',
   'call-context.ts',
   'xbl-vocabulary.ts',
   'errors.ts',
@@ -153,6 +154,14 @@ const LAYERS = [
     typesFrom: ['config.ts'],
     packages: [EXPRESS],
     why: 'profile-cache/ uses the profile client and knows no use case or HTTP edge.',
+  },
+  {
+    name: 'observability/',
+    files: ['src/observability/**'],
+    module: 'observability/',
+    mayImport: SHARED,
+    typesFrom: ['config.ts'],
+    why: 'Entry files set telemetry up once; the request path gets only what it makes, e.g. a Tracer.',
   },
   {
     name: 'call-context.ts',

@@ -1,3 +1,4 @@
+import type { Tracer } from '@opentelemetry/api';
 import express from 'express';
 import type { Express, NextFunction, Request, Response } from 'express';
 import helmet from 'helmet';
@@ -7,6 +8,7 @@ import { NotFoundError, UriTooLongError } from './errors.js';
 import { problemDetails } from './http/problem-details.js';
 import { requestId } from './http/request-id.js';
 import { requestLogging } from './http/request-logging.js';
+import { serverSpans, traceLogFields } from './http/server-span.js';
 import { createEventLoopDelayLimit, createInFlightLimit } from './http/load-shedding.js';
 import type { EventLoopDelayLimit, InFlightLimit } from './http/load-shedding.js';
 import type { ProfileCacheLevel } from './profile-cache/cache-level.js';
@@ -70,6 +72,8 @@ export interface AppDeps {
   readonly privacy: PrivacyClient;
   readonly cache: ProfileCache;
   readonly profiles: ProfileLoader;
+  /** The process's tracer when tracing is on (`observability/tracing.ts`); absent when off. */
+  readonly tracer?: Tracer | undefined;
 }
 
 /** Options of `createDeps` that tests override. */
@@ -80,6 +84,8 @@ export interface CreateDepsOptions {
   readonly sharedCacheLevels?: readonly ProfileCacheLevel[];
   /** Reads the event-loop delay (ms) instead of sampling the loop. */
   readonly eventLoopDelay?: () => number;
+  /** The tracer of server and upstream spans; tracing is off without one. */
+  readonly tracer?: Tracer | undefined;
 }
 
 /** Builds the per-process state, the upstream clients, the profile cache and the loader. */
@@ -124,6 +130,8 @@ export function createDeps(
       throttle: state.callerThrottle,
       circuit: state.circuits[upstream],
       retryBudget: state.retryBudgets[upstream],
+      tracer: options.tracer,
+      baseUrl,
     }),
   });
   const social = createSocialClient(clientOptions('social', upstreams.socialUrl));
@@ -140,7 +148,17 @@ export function createDeps(
     fetchDeadlineMs: config.requests.deadlineMs,
     inFlight: state.profileLoads,
   });
-  return { config, logger, state, social, profile, privacy, cache, profiles };
+  return {
+    config,
+    logger,
+    state,
+    social,
+    profile,
+    privacy,
+    cache,
+    profiles,
+    tracer: options.tracer,
+  };
 }
 
 /** The gateway app plus the hooks its process needs. */
@@ -161,7 +179,8 @@ export function buildApp(deps: AppDeps): Gateway {
   app.set('x-powered-by', false);
 
   app.use(requestId);
-  app.use(requestLogging(deps.logger));
+  if (deps.tracer) app.use(serverSpans(deps.tracer));
+  app.use(requestLogging(deps.logger, deps.tracer && { customProps: traceLogFields }));
   app.use(helmet());
   app.use(rejectLongUrls);
   app.use((_req: Request, res: Response, next: NextFunction) => {

@@ -1,3 +1,4 @@
+import type { Tracer } from '@opentelemetry/api';
 import type { CallerThrottle } from './caller-throttle.js';
 import { bulkhead } from './policies/bulkhead.js';
 import { callLogging } from './policies/call-logging.js';
@@ -5,6 +6,7 @@ import { callerThrottleGate } from './policies/caller-throttle-gate.js';
 import { circuitBreaker } from './policies/circuit-breaker.js';
 import { deadline } from './policies/deadline.js';
 import { retry } from './policies/retry.js';
+import { tracing } from './policies/tracing.js';
 import type { RetryBudget } from './retry-budget.js';
 import type { UpstreamCircuit } from './upstream-circuit.js';
 import type { UpstreamPolicy } from './upstream-pipeline.js';
@@ -21,6 +23,9 @@ export interface UpstreamPolicyDeps {
   /** This upstream's own circuit and retry budget. */
   readonly circuit: UpstreamCircuit;
   readonly retryBudget: RetryBudget;
+  /** The process's tracer when tracing is on, and the upstream's base URL for its spans. */
+  readonly tracer?: Tracer | undefined;
+  readonly baseUrl?: string | undefined;
 }
 
 /** Backoff of retries: tens of milliseconds, since the request deadline is about a second. */
@@ -36,7 +41,7 @@ const MIN_ATTEMPT_MS = 20;
  * A held-back caller is not a call (the gate is outermost); each retry attempt passes the
  * deadline, then the breaker (so every attempt counts toward opening it, and an open circuit
  * ends the retries), then the bulkhead (a full one fails fast and is no fault of the upstream's),
- * and is logged only when it is really sent.
+ * and gets a span and a log line only when it is really sent.
  */
 export function upstreamPolicies(deps: UpstreamPolicyDeps): UpstreamPolicy[] {
   return [
@@ -51,6 +56,7 @@ export function upstreamPolicies(deps: UpstreamPolicyDeps): UpstreamPolicy[] {
     deadline(),
     circuitBreaker(deps.circuit),
     bulkhead({ limit: deps.maxConcurrent, queue: deps.maxQueued }),
+    tracing({ tracer: deps.tracer, baseUrl: deps.baseUrl }),
     callLogging(),
   ];
 }

@@ -39,7 +39,7 @@ export function retry(options: RetryOptions): UpstreamPolicy {
         const hasRoom = deadlineAtMs - performance.now() >= delay.duration + options.minAttemptMs;
         if (!hasRoom || !options.budget.tryRetry()) return outcome;
         if (!(await sleep(delay.duration, signal))) return outcome;
-        outcome = await next(request);
+        outcome = await next({ ...request, attempt: attempt + 1 });
       }
       return outcome;
     };
