@@ -91,11 +91,11 @@ export function readTracingSettings(env: Environment): TracingSettings {
       `OTEL_TRACES_EXPORTER: only otlp is supported, ignoring ${unsupported.join(', ')}`,
     );
   }
-  const protocol =
-    valueOf(env, 'OTEL_EXPORTER_OTLP_TRACES_PROTOCOL') ??
-    valueOf(env, 'OTEL_EXPORTER_OTLP_PROTOCOL');
-  if (protocol !== undefined && protocol !== 'http/json') {
-    warnings.push(`OTEL_EXPORTER_OTLP_PROTOCOL: only http/json is supported, not '${protocol}'`);
+  for (const name of ['OTEL_EXPORTER_OTLP_TRACES_PROTOCOL', 'OTEL_EXPORTER_OTLP_PROTOCOL']) {
+    const protocol = valueOf(env, name);
+    if (protocol !== undefined && protocol !== 'http/json') {
+      warnings.push(`${name}: only http/json is supported, not '${protocol}'`);
+    }
   }
   return {
     isEnabled: true,

@@ -174,11 +174,7 @@ const FORBIDDEN: [file: string, code: string, message: string][] = [
     GATEWAY_ENTRY,
   ],
   ['src/routes/health.ts', "import { main } from '../server.js';", ROUTES],
-  [
-    'src/http/server-span.ts',
-    "import { startTracing } from '../observability/tracing.js';",
-    HTTP,
-  ],
+  ['src/http/server-span.ts', "import { startTracing } from '../observability/tracing.js';", HTTP],
   [
     'src/upstreams/policies/tracing.ts',
     "import { startTracing } from '../../observability/tracing.js';",
