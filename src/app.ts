@@ -18,6 +18,8 @@ import { createProfileCache } from './profile-cache/profile-cache.js';
 import type { ProfileCache } from './profile-cache/profile-cache.js';
 import { createProfileLoadsInFlight } from './profile-cache/profile-loads.js';
 import type { ProfileLoadsInFlight } from './profile-cache/profile-loads.js';
+import { createRedisLevel } from './profile-cache/redis-level.js';
+import type { RedisLevel } from './profile-cache/redis-level.js';
 import { friendsWithProfilesRoutes } from './routes/friends-with-profiles.js';
 import { healthRoutes } from './routes/health.js';
 import { createCallerThrottle } from './upstreams/caller-throttle.js';
@@ -72,6 +74,8 @@ export interface AppDeps {
   readonly privacy: PrivacyClient;
   readonly cache: ProfileCache;
   readonly profiles: ProfileLoader;
+  /** The shared Redis level when `REDIS_URL` is set; `/readyz` shows it, `close()` closes it. */
+  readonly redis?: RedisLevel | undefined;
   /** The process's tracer when tracing is on (`observability/tracing.ts`); absent when off. */
   readonly tracer?: Tracer | undefined;
 }
@@ -137,9 +141,19 @@ export function createDeps(
   const social = createSocialClient(clientOptions('social', upstreams.socialUrl));
   const profile = createProfileClient(clientOptions('profile', upstreams.profileUrl));
   const privacy = createPrivacyClient(clientOptions('privacy', upstreams.privacyUrl));
+  const redis =
+    config.redis.url === undefined
+      ? undefined
+      : createRedisLevel({
+          url: config.redis.url,
+          timeoutMs: config.redis.timeoutMs,
+          lifetimeMs: config.profileCache.ttlMs + config.profileCache.staleMs,
+          logger,
+          now: options.now,
+        });
   const cache = createProfileCache({
     ...config.profileCache,
-    sharedLevels: options.sharedCacheLevels,
+    sharedLevels: [...(options.sharedCacheLevels ?? []), ...(redis ? [redis] : [])],
     now: options.now,
   });
   const profiles = createProfileLoader({
@@ -148,17 +162,8 @@ export function createDeps(
     fetchDeadlineMs: config.requests.deadlineMs,
     inFlight: state.profileLoads,
   });
-  return {
-    config,
-    logger,
-    state,
-    social,
-    profile,
-    privacy,
-    cache,
-    profiles,
-    tracer: options.tracer,
-  };
+  const { tracer } = options;
+  return { config, logger, state, social, profile, privacy, cache, profiles, redis, tracer };
 }
 
 /** The gateway app plus the hooks its process needs. */
@@ -166,12 +171,13 @@ export interface Gateway {
   readonly app: Express;
   /** Marks the gateway as draining: `/readyz` answers 503 from now on. */
   startDraining(): void;
-  /** Closes the upstream pools and stops the event-loop delay sampler. */
+  /** Closes the upstream pools and the Redis level, and stops the event-loop delay sampler. */
   close(): Promise<void>;
 }
 
 /** Builds the Express app; never reads the environment, listens or touches signals. */
 export function buildApp(deps: AppDeps): Gateway {
+  const { redis } = deps;
   let isDraining = false;
   const app = express();
   app.set('query parser', 'simple');
@@ -201,6 +207,7 @@ export function buildApp(deps: AppDeps): Gateway {
         };
       },
       cacheSize: () => deps.cache.size(),
+      redisState: redis && (() => redis.state()),
     }),
   );
   app.use(
@@ -223,7 +230,12 @@ export function buildApp(deps: AppDeps): Gateway {
     },
     close: async () => {
       deps.state.eventLoopDelay.stop();
-      await Promise.all([deps.social.close(), deps.profile.close(), deps.privacy.close()]);
+      await Promise.all([
+        deps.social.close(),
+        deps.profile.close(),
+        deps.privacy.close(),
+        redis?.close(),
+      ]);
     },
   };
 }

@@ -42,6 +42,23 @@ export const settingsSchema = z.object({
   PROFILE_CACHE_MAX_BYTES: wholeNumber(1024, 2 ** 34).describe(
     'bound on the in-process profile cache (bytes)',
   ),
+  // Marked secret: the URL may carry a password, so a bad value is never echoed back.
+  REDIS_URL: z
+    .string()
+    .trim()
+    .transform((value) => (value === '' ? undefined : value))
+    .pipe(
+      z
+        .url({ protocol: /^rediss?$/, hostname: /./, error: 'must be a redis:// or rediss:// URL' })
+        .optional(),
+    )
+    .meta({
+      description: 'shared second-level profile cache; unset = in-process only',
+      secret: true,
+    }),
+  REDIS_TIMEOUT_MS: wholeNumber(1, 10_000).describe(
+    'the most a cache read or write waits on Redis before it counts as a miss (ms)',
+  ),
   MAX_XUIDS_PER_REQUEST: wholeNumber(1, 100).describe(
     'most distinct XUIDs one client request may ask for',
   ),
@@ -120,6 +137,8 @@ export interface Config {
     readonly staleMs: number;
     readonly maxBytes: number;
   };
+  /** The shared second level; `url` undefined = in-process cache only. */
+  readonly redis: { readonly url: string | undefined; readonly timeoutMs: number };
   readonly server: {
     readonly headersTimeoutMs: number;
     readonly shutdownGraceMs: number;
@@ -182,6 +201,7 @@ function toConfig(s: Settings): Config {
       staleMs: s.PROFILE_CACHE_STALE_MS,
       maxBytes: s.PROFILE_CACHE_MAX_BYTES,
     },
+    redis: { url: s.REDIS_URL, timeoutMs: s.REDIS_TIMEOUT_MS },
     server: {
       headersTimeoutMs: s.HEADERS_TIMEOUT_MS,
       shutdownGraceMs: s.SHUTDOWN_GRACE_MS,

@@ -55,9 +55,11 @@ export function parseSettings<S extends z.ZodObject>(
   const lines = parsed.error.issues.map((issue) => {
     const name = String(issue.path[0] ?? 'configuration');
     const given = input[name];
-    return given === undefined
-      ? `${name} is required`
-      : `${name} ${issue.message} (got '${given}')`;
+    if (given === undefined) return `${name} is required`;
+    // A setting marked `secret` (a URL with a password) is named but never echoed.
+    const field = (schema.shape as Readonly<Record<string, z.ZodType | undefined>>)[name];
+    const isSecret = field?.meta()?.secret === true;
+    return `${name} ${issue.message} ${isSecret ? '(value not shown)' : `(got '${given}')`}`;
   });
   throw toError(lines.join('; '));
 }

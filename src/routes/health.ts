@@ -17,6 +17,8 @@ export interface HealthDeps {
   readonly isDraining: () => boolean;
   readonly circuitStates: () => Readonly<Record<UpstreamName, CircuitState>>;
   readonly cacheSize: () => CacheSize;
+  /** The shared Redis level's state; absent without `REDIS_URL` (API.md §4). */
+  readonly redisState?: (() => 'ok' | 'degraded') | undefined;
 }
 
 /** `/healthz` (liveness, no I/O) and `/readyz` (can this replica serve?). */
@@ -44,6 +46,8 @@ export function healthRoutes(deps: HealthDeps): Router {
           status: isReady ? 'ready' : deps.isDraining() ? 'draining' : 'not_ready',
           upstreams,
           cache: deps.cacheSize(),
+          // Redis is an optimisation: degraded or not, it never makes the replica unready.
+          ...(deps.redisState && { redis: deps.redisState() }),
         });
     })
     .all(methodNotAllowed(['GET', 'HEAD']));

@@ -35,6 +35,7 @@ const NUMERIC_SETTINGS = [
   'PROFILE_CACHE_TTL_MS',
   'PROFILE_CACHE_STALE_MS',
   'PROFILE_CACHE_MAX_BYTES',
+  'REDIS_TIMEOUT_MS',
   'MAX_XUIDS_PER_REQUEST',
   'UPSTREAM_BATCH_SIZE',
   'UPSTREAM_CONNECTIONS',
@@ -73,6 +74,7 @@ describe('loadConfig defaults', () => {
       },
       requests: { deadlineMs: 1000, maxXuids: 100, maxInFlight: 1000, maxEventLoopDelayMs: 1000 },
       profileCache: { ttlMs: 60_000, staleMs: 600_000, maxBytes: 67_108_864 },
+      redis: { url: undefined, timeoutMs: 50 },
       server: { headersTimeoutMs: 10_000, shutdownGraceMs: 10_000, shutdownDelayMs: 0 },
     };
     assert.deepEqual(config, expected, 'the defaults of API.md and config/defaults.json apply');
@@ -215,6 +217,32 @@ describe('loadConfig rejecting bad values', () => {
     assert.equal(error.name, 'ConfigError', 'the error is named ConfigError');
     assert.ok(error.message.includes('soon'), `the message shows the bad value: ${error.message}`);
   });
+});
+
+describe('loadConfig and REDIS_URL', () => {
+  test('when REDIS_URL is a redis or rediss URL, it is taken as given', () => {
+    const urls = ['redis://127.0.0.1:6379', 'rediss://user:pw@cache.example.com:6380/2'];
+
+    const loaded = urls.map((url) => loadConfig({ REDIS_URL: url }).redis.url);
+
+    assert.deepEqual(loaded, urls, 'both URLs are kept');
+  });
+
+  for (const value of [
+    'http://:hunter2-secret@cache.example.com',
+    'hunter2-secret',
+    'redis://',
+    'redis:// hunter2-secret',
+  ]) {
+    test(`when REDIS_URL is '${value}', the ConfigError names REDIS_URL but never shows the value`, () => {
+      const env = { REDIS_URL: value };
+
+      const error = configErrorOf(env);
+
+      assert.ok(error.message.includes('REDIS_URL'), `the message names it: ${error.message}`);
+      assert.ok(!error.message.includes('hunter2'), `no password in it: ${error.message}`);
+    });
+  }
 });
 
 describe('loadConfig result', () => {
