@@ -23,6 +23,7 @@ const MODULES = [
   'upstreams/',
   'profile-cache/',
   'metrics/',
+  'tracing/',
   'call-context.ts',
   'xbl-vocabulary.ts',
   'errors.ts',
@@ -168,6 +169,14 @@ const LAYERS = [
     typesFrom: ['config.ts'],
     packages: [EXPRESS],
     why: 'metrics/ keeps the metrics library behind the plain observers of the layers it measures; only app.ts wires it in.',
+  },
+  {
+    name: 'tracing/',
+    files: ['src/tracing/**'],
+    module: 'tracing/',
+    mayImport: SHARED,
+    typesFrom: ['config.ts'],
+    why: 'Entry files set telemetry up once; the request path gets only what it makes, e.g. a Tracer.',
   },
   {
     name: 'call-context.ts',

@@ -1,3 +1,4 @@
+import type { Tracer } from '@opentelemetry/api';
 import express from 'express';
 import type { Express, NextFunction, Request, Response } from 'express';
 import helmet from 'helmet';
@@ -7,6 +8,7 @@ import { NotFoundError, UriTooLongError } from './errors.js';
 import { problemDetails } from './http/problem-details.js';
 import { requestId } from './http/request-id.js';
 import { requestLogging } from './http/request-logging.js';
+import { serverSpans, traceLogFields } from './http/server-span.js';
 import { createEventLoopDelayLimit, createInFlightLimit } from './http/load-shedding.js';
 import type { EventLoopDelayLimit, InFlightLimit } from './http/load-shedding.js';
 import { requestMetrics } from './http/request-metrics.js';
@@ -80,6 +82,8 @@ export interface AppDeps {
   readonly redis?: RedisLevel | undefined;
   /** This gateway's own metrics registry and the observers every layer reports to. */
   readonly metrics: GatewayMetrics;
+  /** The process's tracer when tracing is on (`tracing/tracing.ts`); absent when off. */
+  readonly tracer?: Tracer | undefined;
 }
 
 /** Options of `createDeps` that tests override. */
@@ -95,6 +99,8 @@ export interface CreateDepsOptions {
    * default. Their GC observer and loop monitor cannot be stopped, so tests turn them off.
    */
   readonly processMetrics?: boolean;
+  /** The tracer of server and upstream spans; tracing is off without one. */
+  readonly tracer?: Tracer | undefined;
 }
 
 /** Builds the per-process state, the upstream clients, the profile cache and the loader. */
@@ -146,6 +152,8 @@ export function createDeps(
       circuit: state.circuits[upstream],
       retryBudget: state.retryBudgets[upstream],
       observer: metrics.upstream(upstream),
+      tracer: options.tracer,
+      baseUrl,
     }),
   });
   const social = createSocialClient(clientOptions('social', upstreams.socialUrl));
@@ -174,7 +182,20 @@ export function createDeps(
     inFlight: state.profileLoads,
     observer: metrics.cache,
   });
-  return { config, logger, state, social, profile, privacy, cache, profiles, redis, metrics };
+  const { tracer } = options;
+  return {
+    config,
+    logger,
+    state,
+    social,
+    profile,
+    privacy,
+    cache,
+    profiles,
+    redis,
+    metrics,
+    tracer,
+  };
 }
 
 /** The gateway app plus the hooks its process needs. */
@@ -196,8 +217,9 @@ export function buildApp(deps: AppDeps): Gateway {
   app.set('x-powered-by', false);
 
   app.use(requestId);
+  if (deps.tracer) app.use(serverSpans(deps.tracer));
   app.use(requestMetrics(deps.metrics.http));
-  app.use(requestLogging(deps.logger));
+  app.use(requestLogging(deps.logger, deps.tracer && { customProps: traceLogFields }));
   app.use(helmet());
   app.use(rejectLongUrls);
   app.use((_req: Request, res: Response, next: NextFunction) => {

@@ -1,4 +1,5 @@
 import { randomFillSync } from 'node:crypto';
+import type { Context } from '@opentelemetry/api';
 import type { Logger } from 'pino';
 
 /** W3C trace context to continue on outgoing calls (API.md §3). */
@@ -22,6 +23,11 @@ export interface CallContext {
   readonly callerId: string;
   readonly requestId: string;
   readonly trace: TraceContext;
+  /**
+   * With tracing on, the OpenTelemetry context that holds the request's server span: the parent
+   * of every upstream call's client span. Absent when tracing is off.
+   */
+  readonly otelContext?: Context | undefined;
   /** Aborts when the deadline passes or the client hangs up. */
   readonly signal: AbortSignal;
   /** When the deadline passes, on the `performance.now()` clock. */

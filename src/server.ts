@@ -2,6 +2,7 @@ import { constants } from 'node:os';
 import { ConfigError, loadConfig } from './config.js';
 import type { Config } from './config.js';
 import { createLogger } from './http/request-logging.js';
+import { startTracing } from './tracing/tracing.js';
 import { startGateway } from './start-gateway.js';
 
 /** How long past delay + grace a shutdown may take before the process exits regardless. */
@@ -31,9 +32,10 @@ async function main(): Promise<void> {
     process.exit(1);
   }
   const logger = createLogger({ level: config.logLevel });
+  const tracing = startTracing(process.env, { logger });
   // Handlers go in before the listener opens: until a handler exists, SIGTERM's default action
   // kills the process, and a supervisor may signal as soon as it sees 'gateway listening'.
-  const starting = startGateway(config, logger);
+  const starting = startGateway(config, logger, { tracer: tracing.tracer });
   const { shutdownDelayMs, shutdownGraceMs } = config.server;
   let isStopping = false;
   const stop = (signal: NodeJS.Signals) => {
@@ -55,6 +57,8 @@ async function main(): Promise<void> {
     ).unref();
     starting
       .then((running) => running.shutdown())
+      // The spans of the last requests go out once they are all answered.
+      .then(() => tracing.shutdown())
       .then(
         () => process.exit(0),
         (error: unknown) => {

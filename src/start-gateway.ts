@@ -1,6 +1,7 @@
 import { createServer } from 'node:http';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Tracer } from '@opentelemetry/api';
 import type { Logger } from 'pino';
 import { buildApp, createDeps } from './app.js';
 import type { Gateway } from './app.js';
@@ -24,9 +25,19 @@ export interface RunningGateway {
   shutdown(): Promise<void>;
 }
 
+/** What the entry file set up for the whole process. */
+export interface GatewayProcessOptions {
+  /** The tracer when tracing is on (`tracing/tracing.ts`). */
+  readonly tracer?: Tracer | undefined;
+}
+
 /** Builds and starts the gateway for `config`; `server.ts` and `start-local.ts` call it. */
-export async function startGateway(config: Config, logger: Logger): Promise<RunningGateway> {
-  const gateway = buildApp(createDeps(config, logger));
+export async function startGateway(
+  config: Config,
+  logger: Logger,
+  options: GatewayProcessOptions = {},
+): Promise<RunningGateway> {
+  const gateway = buildApp(createDeps(config, logger, { tracer: options.tracer }));
   const server = createServer(
     {
       maxHeaderSize: MAX_HEADER_BYTES,

@@ -3,6 +3,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ConfigError, loadConfig } from './config.js';
 import { createLogger } from './http/request-logging.js';
+import { startTracing } from './tracing/tracing.js';
 import { startGateway } from './start-gateway.js';
 import { createSimulatorApp } from './simulator/simulator-app.js';
 import { loadSimulatorConfig } from './simulator/simulator-config.js';
@@ -37,7 +38,8 @@ async function main(): Promise<void> {
     process.exit(1);
   }
   const logger = createLogger({ level: config.logLevel });
-  const gateway = await startGateway(config, logger);
+  const tracing = startTracing(process.env, { logger });
+  const gateway = await startGateway(config, logger, { tracer: tracing.tracer });
 
   const example = simulator.population.exampleRequest();
   const host = ['0.0.0.0', '::'].includes(config.listen.host) ? '127.0.0.1' : config.listen.host;
@@ -60,10 +62,13 @@ async function main(): Promise<void> {
     simulator.close();
     simulatorServer.closeAllConnections();
     simulatorServer.close();
-    gateway.shutdown().then(
-      () => process.exit(0),
-      () => process.exit(1),
-    );
+    gateway
+      .shutdown()
+      .then(() => tracing.shutdown())
+      .then(
+        () => process.exit(0),
+        () => process.exit(1),
+      );
   };
   process.once('SIGTERM', stop);
   process.once('SIGINT', stop);

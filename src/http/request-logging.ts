@@ -35,10 +35,17 @@ export function createLogger(options: LoggerOptions): Logger {
   );
 }
 
+/** Options of `requestLogging`. */
+export interface RequestLoggingOptions {
+  /** Extra fields of the request's logger and its access line (the span's ids, with tracing). */
+  readonly customProps?: (req: IncomingMessage, res: ServerResponse) => object;
+}
+
 /** pino-http request logging: one line per request with its id, status and duration. */
-export function requestLogging(logger: Logger): HttpLogger {
+export function requestLogging(logger: Logger, options: RequestLoggingOptions = {}): HttpLogger {
   return pinoHttp({
     logger,
+    ...(options.customProps && { customProps: options.customProps }),
     genReqId: (_req: IncomingMessage, res: ServerResponse) =>
       String((res as ServerResponse & { locals?: { requestId?: string } }).locals?.requestId),
     customLogLevel: (_req, res, error) =>

@@ -11,6 +11,7 @@ import type { CallerCredentials } from '../http/caller-credentials.js';
 import type { EventLoopDelayLimit, InFlightLimit, ShedReason } from '../http/load-shedding.js';
 import { methodNotAllowed } from '../http/method-not-allowed.js';
 import { requestIdOf } from '../http/request-id.js';
+import { requestTracingOf } from '../http/server-span.js';
 import { resolveTraceContext } from '../http/trace-context.js';
 import { createFriendsQuerySchema, parseFriendsQuery } from './friends-query.js';
 
@@ -81,11 +82,14 @@ function startCallContext(
     if (res.writableFinished) deadline.clear();
     else deadline.abort();
   });
+  // With tracing on, calls continue the server span's trace; else the client's, or a new one.
+  const tracing = requestTracingOf(res);
   return {
     authorization: credentials.authorization,
     callerId: credentials.userHash,
     requestId: requestIdOf(res),
-    trace: resolveTraceContext(req.headers.traceparent, req.headers.tracestate),
+    trace: tracing?.trace ?? resolveTraceContext(req.headers.traceparent, req.headers.tracestate),
+    otelContext: tracing?.context,
     signal: deadline.signal,
     deadlineAtMs: deadline.deadlineAtMs,
     logger: req.log,

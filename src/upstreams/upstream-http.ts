@@ -65,7 +65,7 @@ export function createUpstreamTransport(options: UpstreamPoolOptions): UpstreamT
       response = await pool.request({
         method: 'POST',
         path: basePath + endpoint.path,
-        headers: buildXblHeaders(context, endpoint.versionHeaders),
+        headers: buildXblHeaders(context, endpoint.versionHeaders, request.traceparent),
         body: JSON.stringify(request.body),
         signal: context.signal,
       });

@@ -39,6 +39,13 @@ export interface UpstreamRequest<T> {
   /** How many XUIDs the call carries, for logs and metrics. */
   readonly xuidCount: number;
   readonly context: CallContext;
+  /** Which attempt of the call this is, set by the retry policy on a retry; 1 when absent. */
+  readonly attempt?: number;
+  /**
+   * The `traceparent` to send, set by the tracing policy to carry its client span; when absent
+   * the transport continues the request's trace with a fresh span id.
+   */
+  readonly traceparent?: string;
 }
 
 /** Sends one upstream call. Never throws: every failure comes back as an outcome. */

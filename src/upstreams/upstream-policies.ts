@@ -1,3 +1,4 @@
+import type { Tracer } from '@opentelemetry/api';
 import type { CallerThrottle } from './caller-throttle.js';
 import { bulkhead } from './policies/bulkhead.js';
 import { callLogging } from './policies/call-logging.js';
@@ -7,6 +8,7 @@ import { deadline } from './policies/deadline.js';
 import { callMetrics, NO_CALL_OBSERVER } from './policies/metrics.js';
 import type { UpstreamCallObserver } from './policies/metrics.js';
 import { retry } from './policies/retry.js';
+import { tracing } from './policies/tracing.js';
 import type { RetryBudget } from './retry-budget.js';
 import type { UpstreamCircuit } from './upstream-circuit.js';
 import type { UpstreamPolicy } from './upstream-pipeline.js';
@@ -25,6 +27,9 @@ export interface UpstreamPolicyDeps {
   readonly retryBudget: RetryBudget;
   /** Where this upstream's attempts and retries are reported (metrics); none by default. */
   readonly observer?: UpstreamCallObserver;
+  /** The process's tracer when tracing is on, and the upstream's base URL for its spans. */
+  readonly tracer?: Tracer | undefined;
+  readonly baseUrl?: string | undefined;
 }
 
 /** Backoff of retries: tens of milliseconds, since the request deadline is about a second. */
@@ -41,8 +46,8 @@ const MIN_ATTEMPT_MS = 20;
  * a retry after its backoff honours a 429 another batch of the same caller met meanwhile, and a
  * held-back attempt is counted once, as `throttled`, without being sent), the deadline, the
  * breaker (so every attempt counts toward opening it, and an open circuit ends the retries),
- * then the bulkhead (a full one fails fast and is no fault of the upstream's), and is logged
- * only when it is really sent. A held-back call, like one the open circuit rejects, still
+ * then the bulkhead (a full one fails fast and is no fault of the upstream's), and gets a span and a
+ * log line only when it is really sent. A held-back call, like one the open circuit rejects, still
  * counts as a call in the retry budget: it is one more call that needed no retry.
  */
 export function upstreamPolicies(deps: UpstreamPolicyDeps): UpstreamPolicy[] {
@@ -63,6 +68,7 @@ export function upstreamPolicies(deps: UpstreamPolicyDeps): UpstreamPolicy[] {
     deadline(),
     circuitBreaker(deps.circuit),
     bulkhead({ limit: deps.maxConcurrent, queue: deps.maxQueued }),
+    tracing({ tracer: deps.tracer, baseUrl: deps.baseUrl }),
     callLogging(),
   ];
 }

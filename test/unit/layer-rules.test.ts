@@ -176,6 +176,12 @@ const FORBIDDEN: [file: string, code: string, message: string][] = [
     GATEWAY_ENTRY,
   ],
   ['src/routes/health.ts', "import { main } from '../server.js';", ROUTES],
+  ['src/http/server-span.ts', "import { startTracing } from '../tracing/tracing.js';", HTTP],
+  [
+    'src/upstreams/policies/tracing.ts',
+    "import { startTracing } from '../../tracing/tracing.js';",
+    UPSTREAMS,
+  ],
   [
     'src/call-context.ts',
     "import type { CallContext } from './upstreams/xbl-headers.js';",
@@ -349,6 +355,14 @@ const ALLOWED: [file: string, code: string][] = [
     ].join('\n'),
   ],
   ['src/app.ts', "import { createGatewayMetrics } from './metrics/gateway-metrics.js';"],
+  ['src/server.ts', "import { startTracing } from './tracing/tracing.js';"],
+  [
+    'src/tracing/tracing.ts',
+    [
+      "import { TracerProvider } from '@opentelemetry/sdk-trace';",
+      "import type { Logger } from 'pino';",
+    ].join('\n'),
+  ],
   ['src/config.ts', "import { parseSettings } from './settings.js';"],
   [
     'test/unit/anything.test.ts',

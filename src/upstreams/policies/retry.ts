@@ -43,7 +43,7 @@ export function retry(options: RetryOptions): UpstreamPolicy {
         if (!hasRoom || !options.budget.tryRetry()) return outcome;
         if (!(await sleep(delay.duration, signal))) return outcome;
         onRetry();
-        outcome = await next(request);
+        outcome = await next({ ...request, attempt: attempt + 1 });
       }
       return outcome;
     };
