@@ -16,6 +16,8 @@ import { createProfileCache } from './profile-cache/profile-cache.js';
 import type { ProfileCache } from './profile-cache/profile-cache.js';
 import { createProfileLoadsInFlight } from './profile-cache/profile-loads.js';
 import type { ProfileLoadsInFlight } from './profile-cache/profile-loads.js';
+import { buildOpenApiDocument } from './openapi.js';
+import { apiDocsRoutes } from './routes/api-docs.js';
 import { friendsWithProfilesRoutes } from './routes/friends-with-profiles.js';
 import { healthRoutes } from './routes/health.js';
 import { createCallerThrottle } from './upstreams/caller-throttle.js';
@@ -190,6 +192,11 @@ export function buildApp(deps: AppDeps): Gateway {
       friendCards: { social: deps.social, privacy: deps.privacy, profiles: deps.profiles },
       inFlight: deps.state.inFlightRequests,
       eventLoopDelay: deps.state.eventLoopDelay,
+    }),
+  );
+  app.use(
+    apiDocsRoutes({
+      document: buildOpenApiDocument({ maxXuids: deps.config.requests.maxXuids }),
     }),
   );
   app.use((req: Request) => {

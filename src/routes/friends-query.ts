@@ -3,6 +3,7 @@ import { InvalidRequestError } from '../errors.js';
 import type { ParameterIssue } from '../errors.js';
 import type { FriendCardsRequest } from '../friend-cards/friend-card.js';
 import {
+  DECIMAL_XUID,
   DEFAULT_SETTINGS,
   PERMISSION_IDS,
   PROFILE_SETTING_IDS,
@@ -11,7 +12,6 @@ import {
 
 /** Largest XUID: XUIDs are unsigned 64-bit integers. */
 const MAX_XUID = '18446744073709551615';
-const DECIMAL_XUID = /^[1-9][0-9]{0,19}$/;
 
 /** Options of the query schema. */
 export interface FriendsQueryOptions {

@@ -45,6 +45,7 @@ const HTTP = 'http/ imports from src/ only its own folder, call-context.ts';
 const APP = 'app.ts imports from src/ only';
 const SIMULATOR = 'The simulator imports from src/ only its own folder and settings.ts.';
 const GATEWAY_ENTRY = 'A gateway entry file imports from src/ only';
+const OPENAPI = 'openapi.ts imports from src/ only routes/, http/, friend-cards/';
 
 /** Each snippet must be reported once, by the boundary rule, with its layer's message. */
 const FORBIDDEN: [file: string, code: string, message: string][] = [
@@ -174,6 +175,20 @@ const FORBIDDEN: [file: string, code: string, message: string][] = [
     GATEWAY_ENTRY,
   ],
   ['src/routes/health.ts', "import { main } from '../server.js';", ROUTES],
+  ['src/openapi.ts', "import { buildApp } from './app.js';", OPENAPI],
+  ['src/openapi.ts', "import { createSocialClient } from './upstreams/social-client.js';", OPENAPI],
+  ['src/openapi.ts', "import { loadProfiles } from './profile-cache/load-profiles.js';", OPENAPI],
+  [
+    'src/openapi.ts',
+    "import { loadConfig } from './config.js';",
+    'openapi.ts imports only types from config.ts',
+  ],
+  ['src/routes/api-docs.ts', "import { buildOpenApiDocument } from '../openapi.js';", ROUTES],
+  [
+    'src/friend-cards/friend-card.ts',
+    "import type { OpenApiDocument } from '../openapi.js';",
+    FRIEND_CARDS,
+  ],
   [
     'src/call-context.ts',
     "import type { CallContext } from './upstreams/xbl-headers.js';",
@@ -307,6 +322,18 @@ const ALLOWED: [file: string, code: string][] = [
     ].join('\n'),
   ],
   ['src/start-gateway.ts', "import { buildApp, createDeps } from './app.js';"],
+  ['src/app.ts', "import { buildOpenApiDocument } from './openapi.js';"],
+  [
+    'src/openapi.ts',
+    [
+      "import { z } from 'zod';",
+      "import { createFriendsQuerySchema } from './routes/friends-query.js';",
+      "import { problemSchema } from './http/problem-details.js';",
+      "import { friendCardSchema } from './friend-cards/friend-card.js';",
+      "import { ERROR_CODES } from './errors.js';",
+      "import type { Config } from './config.js';",
+    ].join('\n'),
+  ],
   ['src/config.ts', "import { parseSettings } from './settings.js';"],
   [
     'test/unit/anything.test.ts',
