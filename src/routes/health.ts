@@ -1,7 +1,6 @@
 import { Router } from 'express';
 import { z } from 'zod';
 import { methodNotAllowed } from '../http/method-not-allowed.js';
-import { UPSTREAM_NAMES } from '../xbl-vocabulary.js';
 import type { UpstreamName } from '../xbl-vocabulary.js';
 
 /** State of an upstream's circuit as `/readyz` reports it (API.md §5 rule 3). */
@@ -19,6 +18,8 @@ export const cacheSizeSchema = z.object({
 /** Size of the in-process profile cache. */
 export type CacheSize = Readonly<z.infer<typeof cacheSizeSchema>>;
 
+const upstreamStateSchema = z.object({ circuit: circuitStateSchema });
+
 /** The `/healthz` body. */
 export const healthSchema = z.object({ status: z.literal('ok') });
 
@@ -28,7 +29,11 @@ export const readinessSchema = z.object({
     description:
       'ready (200); draining after SIGTERM (503); not_ready when every circuit is open and none is due for a probe (503)',
   }),
-  upstreams: z.record(z.enum(UPSTREAM_NAMES), z.object({ circuit: circuitStateSchema })),
+  upstreams: z.object({
+    social: upstreamStateSchema,
+    profile: upstreamStateSchema,
+    privacy: upstreamStateSchema,
+  } satisfies Record<UpstreamName, z.ZodType>),
   cache: cacheSizeSchema,
 });
 
