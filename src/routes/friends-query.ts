@@ -72,7 +72,7 @@ export function createFriendsQuerySchema(options: FriendsQueryOptions) {
         .min(1)
         .max(options.maxXuids, `at most ${options.maxXuids} distinct XUIDs are allowed`),
     ).meta({
-      description: `The players to get cards for: 1 to ${options.maxXuids} XUIDs after duplicates are removed; one card each, in request order`,
+      description: `The players to get cards for: 1 to ${options.maxXuids} XUIDs after duplicates are removed, each 1-20 digits with no sign or leading zero, at most ${MAX_XUID}; one card each, in request order`,
       examples: [['2533274791381930', '2533274792986770']],
     }),
     settings: commaList(z.array(knownId(PROFILE_SETTING_IDS)).min(1))
