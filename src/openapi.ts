@@ -253,10 +253,8 @@ const PARTIAL_EXAMPLE: FriendCardsResult = {
 export function buildOpenApiDocument(options: OpenApiOptions): OpenApiDocument {
   const query = createFriendsQuerySchema({ maxXuids: options.maxXuids });
   const { version } = JSON.parse(readFileSync(PACKAGE_JSON, 'utf8')) as { version: string };
-  const problems = problemResponses(query);
-  const cardRouteStatuses = new Set(
-    CARD_ROUTE_CODES.map((code) => PROBLEMS[code].example(query).status),
-  );
+  const examples = exampleErrors(query);
+  const cardRouteStatuses = new Set(CARD_ROUTE_CODES.map((code) => examples.get(code)?.status));
 
   return deepFreeze({
     openapi: '3.1.1',
@@ -265,7 +263,7 @@ export function buildOpenApiDocument(options: OpenApiOptions): OpenApiDocument {
       version,
       summary:
         'Friend cards of Xbox Live players: relationship, profile and permissions in one call',
-      description: infoDescription(query),
+      description: infoDescription(examples),
     },
     tags: [
       { name: 'friend cards', description: 'The one call game clients make' },
@@ -277,7 +275,7 @@ export function buildOpenApiDocument(options: OpenApiOptions): OpenApiDocument {
         get: {
           tags: ['friend cards'],
           operationId: 'getFriendsWithProfiles',
-          summary: 'Friend cards for up to ' + String(options.maxXuids) + ' players',
+          summary: `Friend cards for up to ${options.maxXuids} players`,
           description:
             "Calls the social, profile and privacy services at once and merges their answers per XUID. A profile is shown only when this request's privacy answer allows ViewTargetProfile; an upstream part that fails leaves its members null and makes the answer partial. Query parameters other than these are ignored.",
           security: [{ [XBL_SECURITY]: [] }],
@@ -315,6 +313,7 @@ export function buildOpenApiDocument(options: OpenApiOptions): OpenApiDocument {
             },
             ...Object.fromEntries(
               [...cardRouteStatuses]
+                .flatMap((status) => (status === undefined ? [] : [status]))
                 .sort((a, b) => a - b)
                 .map((status) => [String(status), { $ref: responseRef(status) }]),
             ),
@@ -409,7 +408,7 @@ export function buildOpenApiDocument(options: OpenApiOptions): OpenApiDocument {
     },
     components: {
       schemas: namedSchemas(),
-      responses: problems,
+      responses: problemResponses(examples),
       securitySchemes: {
         [XBL_SECURITY]: {
           type: 'apiKey',
@@ -458,16 +457,22 @@ function namedSchemas(): JsonObject {
   );
 }
 
-/** One response per problem status, each listing its codes with a schema and an example. */
-function problemResponses(query: FriendsQuerySchema): JsonObject {
-  const byStatus = new Map<number, [ErrorCode, GatewayError][]>();
-  for (const [code, problem] of Object.entries(PROBLEMS) as [
-    ErrorCode,
-    (typeof PROBLEMS)[ErrorCode],
-  ][]) {
-    const error = problem.example(query);
+/** The real error of every problem code, built from the query schema in force. */
+function exampleErrors(query: FriendsQuerySchema): ReadonlyMap<ErrorCode, GatewayError> {
+  const examples = new Map<ErrorCode, GatewayError>();
+  for (const code of Object.keys(PROBLEMS) as ErrorCode[]) {
+    const error = PROBLEMS[code].example(query);
     if (error.code !== code)
       throw new TypeError(`The example of '${code}' answers '${error.code}'`);
+    examples.set(code, error);
+  }
+  return examples;
+}
+
+/** One response per problem status, each listing its codes with a schema and an example. */
+function problemResponses(examples: ReadonlyMap<ErrorCode, GatewayError>): JsonObject {
+  const byStatus = new Map<number, [ErrorCode, GatewayError][]>();
+  for (const [code, error] of examples) {
     byStatus.set(error.status, [...(byStatus.get(error.status) ?? []), [code, error]]);
   }
   const responses = [...byStatus]
@@ -541,10 +546,9 @@ function jsonResponse(description: string, ref: string, example: Json): JsonObje
 }
 
 /** The document's front page: what the gateway is, how to call it, every problem code. */
-function infoDescription(query: FriendsQuerySchema): string {
-  const rows = (Object.keys(PROBLEMS) as ErrorCode[]).map(
-    (code) =>
-      `| \`${code}\` | ${String(PROBLEMS[code].example(query).status)} | ${PROBLEMS[code].when} |`,
+function infoDescription(examples: ReadonlyMap<ErrorCode, GatewayError>): string {
+  const rows = [...examples].map(
+    ([code, error]) => `| \`${code}\` | ${error.status} | ${PROBLEMS[code].when} |`,
   );
   return [
     "A backend-for-frontend for game clients. One call, `GET /friends-with-profiles`, returns a friend card for each asked player: the caller's relationship to them (social service), their profile (profile service) and what the caller may do with them (privacy service). Privacy fails closed: no profile is shown unless this request's privacy answer allows it.",
