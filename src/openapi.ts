@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import { STATUS_CODES } from 'node:http';
 import { z } from 'zod';
 import {
@@ -48,7 +47,11 @@ export interface OpenApiOptions {
   readonly maxXuids: number;
 }
 
-const PACKAGE_JSON = new URL('../package.json', import.meta.url);
+/**
+ * The version of this API description (`info.version`), not of the package: the gateway runs
+ * from a build that need not carry its package.json. Raise it when the contract changes.
+ */
+const API_VERSION = '1.0.0';
 
 /** Where schema components live; every `$ref` of the document points here. */
 const COMPONENTS = '#/components/schemas/';
@@ -252,7 +255,6 @@ const PARTIAL_EXAMPLE: FriendCardsResult = {
  */
 export function buildOpenApiDocument(options: OpenApiOptions): OpenApiDocument {
   const query = createFriendsQuerySchema({ maxXuids: options.maxXuids });
-  const { version } = JSON.parse(readFileSync(PACKAGE_JSON, 'utf8')) as { version: string };
   const examples = exampleErrors(query);
   const cardRouteStatuses = new Set(CARD_ROUTE_CODES.map((code) => examples.get(code)?.status));
 
@@ -260,7 +262,7 @@ export function buildOpenApiDocument(options: OpenApiOptions): OpenApiDocument {
     openapi: '3.1.1',
     info: {
       title: 'Friend-card gateway',
-      version,
+      version: API_VERSION,
       summary:
         'Friend cards of Xbox Live players: relationship, profile and permissions in one call',
       description: infoDescription(examples),
