@@ -17,6 +17,7 @@ const MODULES = [
   'start-gateway.ts',
   'start-local.ts',
   'app.ts',
+  'openapi.ts',
   'http/',
   'routes/',
   'friend-cards/',
@@ -109,6 +110,14 @@ const LAYERS = [
     module: 'app.ts',
     mayImport: GATEWAY.filter((name) => !ENTRY_FILES.includes(name)),
     why: 'Only entry files import an entry file, and only start-local.ts brings in the simulator.',
+  },
+  {
+    name: 'openapi.ts',
+    files: ['src/openapi.ts'],
+    module: 'openapi.ts',
+    mayImport: ['routes/', 'http/', 'friend-cards/', ...SHARED],
+    typesFrom: ['config.ts'],
+    why: 'It describes the HTTP edge from the schemas the edge and the use case check with; only app.ts imports it.',
   },
   {
     name: 'http/',

@@ -23,6 +23,9 @@ import { createProfileLoadsInFlight } from './profile-cache/profile-loads.js';
 import type { ProfileLoadsInFlight } from './profile-cache/profile-loads.js';
 import { createRedisLevel } from './profile-cache/redis-level.js';
 import type { RedisLevel } from './profile-cache/redis-level.js';
+import { buildOpenApiDocument } from './openapi.js';
+import type { OpenApiDocument } from './openapi.js';
+import { apiDocsRoutes } from './routes/api-docs.js';
 import { friendsWithProfilesRoutes } from './routes/friends-with-profiles.js';
 import { healthRoutes } from './routes/health.js';
 import { metricsRoutes } from './routes/metrics.js';
@@ -84,6 +87,8 @@ export interface AppDeps {
   readonly metrics: GatewayMetrics;
   /** The process's tracer when tracing is on (`tracing/tracing.ts`); absent when off. */
   readonly tracer?: Tracer | undefined;
+  /** The OpenAPI document served at `/openapi.json`, built once. */
+  readonly openApi: OpenApiDocument;
 }
 
 /** Options of `createDeps` that tests override. */
@@ -110,6 +115,8 @@ export function createDeps(
   options: CreateDepsOptions = {},
 ): AppDeps {
   const { upstreams } = config;
+  // Built before the event-loop delay sampler starts: its few ms of CPU are not load.
+  const openApi = buildOpenApiDocument({ maxXuids: config.requests.maxXuids });
   const perUpstream = <T>(create: () => T): Record<UpstreamName, T> => ({
     social: create(),
     profile: create(),
@@ -195,6 +202,7 @@ export function createDeps(
     redis,
     metrics,
     tracer,
+    openApi,
   };
 }
 
@@ -248,6 +256,7 @@ export function buildApp(deps: AppDeps): Gateway {
       },
     }),
   );
+  app.use(apiDocsRoutes({ document: deps.openApi }));
   app.use((req: Request) => {
     throw new NotFoundError(req.path);
   });

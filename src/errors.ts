@@ -1,5 +1,14 @@
-/** A failed part of an upstream answer, as the contract spells it (API.md §3 rule 6). */
-export type FailureKind = 'timeout' | 'unavailable' | 'bad_response' | 'throttled' | 'circuit_open';
+/** Every way an upstream part can fail, as the contract spells it (API.md §3 rule 6). */
+export const FAILURE_KINDS = [
+  'timeout',
+  'unavailable',
+  'bad_response',
+  'throttled',
+  'circuit_open',
+] as const;
+
+/** A failed part of an upstream answer. */
+export type FailureKind = (typeof FAILURE_KINDS)[number];
 
 /** Every code a problem response can carry; the README's error table lists exactly these. */
 export const ERROR_CODES = [

@@ -51,6 +51,9 @@ export type PermissionId = (typeof PERMISSION_IDS)[number];
 /** XUIDs travel as decimal strings; this is a 64-bit unsigned XUID with no sign or leading zero. */
 export type Xuid = string;
 
+/** The form of a XUID: 1-20 ASCII digits, no sign, no leading zero (API.md §3). */
+export const DECIMAL_XUID = /^[1-9][0-9]{0,19}$/;
+
 /** The permission that decides whether a profile may be shown (API.md §3 rule 4). */
 export const VIEW_PROFILE_PERMISSION: PermissionId = 'ViewTargetProfile';
 
@@ -63,4 +66,7 @@ export const DEFAULT_SETTINGS: readonly ProfileSettingId[] = [
 ];
 
 /** The three upstream services by the names `errors[].upstream` uses. */
-export type UpstreamName = 'social' | 'profile' | 'privacy';
+export const UPSTREAM_NAMES = ['social', 'profile', 'privacy'] as const;
+
+/** One of the three upstream services. */
+export type UpstreamName = (typeof UPSTREAM_NAMES)[number];

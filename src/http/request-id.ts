@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { NextFunction, Request, Response } from 'express';
 
 /** API.md §5 rule 8: 1–128 characters of `A–Z a–z 0–9 . _ : -`. */
-const VALID_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+export const VALID_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
 /** The client's `X-Request-Id` when it is valid, else a new one. */
 export function resolveRequestId(header: string | string[] | undefined): string {

@@ -13,7 +13,8 @@ const reasonSchema = z.object({
   restrictedPrivilege: z.string().optional(),
 });
 
-const permissionResultSchema = z.object({
+/** One permission's answer; the card passes it on as given (API.md §3 rule 3). */
+export const permissionResultSchema = z.object({
   isAllowed: z.boolean(),
   reasons: z.array(reasonSchema).optional(),
 });

@@ -92,6 +92,36 @@ describe('the production image steps', { timeout: 240_000 }, () => {
     }
   });
 
+  test('when node dist/server.js runs, /openapi.json and the /docs page files answer', async () => {
+    const gateway = startNode(['dist/server.js'], {
+      cwd: image,
+      env: { PATH: process.env.PATH, PORT: '0', HOST: '127.0.0.1', ...upstreams.env },
+    });
+    try {
+      const { port } = await gateway.waitForLog('gateway listening');
+      const base = `http://127.0.0.1:${String(port)}`;
+
+      const document = await fetch(`${base}/openapi.json`);
+      const files = await Promise.all(
+        ['/docs', '/docs/start.js', '/docs/swagger-ui-bundle.js', '/docs/swagger-ui.css'].map(
+          async (path) => [path, (await fetch(`${base}${path}`)).status] as const,
+        ),
+      );
+
+      assert.equal(document.status, 200, '/openapi.json answers 200');
+      assert.equal(
+        ((await document.json()) as { openapi: string }).openapi,
+        '3.1.1',
+        'it is the OpenAPI 3.1 document',
+      );
+      for (const [path, status] of files) {
+        assert.equal(status, 200, `${path} is served from the production install`);
+      }
+    } finally {
+      gateway.kill();
+    }
+  });
+
   test('when node dist/simulator.js runs, it serves the three upstream paths on one port', async () => {
     const simulator = startNode(['dist/simulator.js'], {
       cwd: image,

@@ -47,6 +47,7 @@ const SIMULATOR = 'The simulator imports from src/ only its own folder and setti
 const GATEWAY_ENTRY = 'A gateway entry file imports from src/ only';
 const METRICS_LIBRARY = 'Only metrics/ knows the metrics library';
 const METRICS = 'metrics/ imports from src/ only its own folder, http/, upstreams/, profile-cache/';
+const OPENAPI = 'openapi.ts imports from src/ only routes/, http/, friend-cards/';
 
 /** Each snippet must be reported once, by the boundary rule, with its layer's message. */
 const FORBIDDEN: [file: string, code: string, message: string][] = [
@@ -181,6 +182,20 @@ const FORBIDDEN: [file: string, code: string, message: string][] = [
     'src/upstreams/policies/tracing.ts',
     "import { startTracing } from '../../tracing/tracing.js';",
     UPSTREAMS,
+  ],
+  ['src/openapi.ts', "import { buildApp } from './app.js';", OPENAPI],
+  ['src/openapi.ts', "import { createSocialClient } from './upstreams/social-client.js';", OPENAPI],
+  ['src/openapi.ts', "import { loadProfiles } from './profile-cache/load-profiles.js';", OPENAPI],
+  [
+    'src/openapi.ts',
+    "import { loadConfig } from './config.js';",
+    'openapi.ts imports only types from config.ts',
+  ],
+  ['src/routes/api-docs.ts', "import { buildOpenApiDocument } from '../openapi.js';", ROUTES],
+  [
+    'src/friend-cards/friend-card.ts',
+    "import type { OpenApiDocument } from '../openapi.js';",
+    FRIEND_CARDS,
   ],
   [
     'src/call-context.ts',
@@ -361,6 +376,18 @@ const ALLOWED: [file: string, code: string][] = [
     [
       "import { TracerProvider } from '@opentelemetry/sdk-trace';",
       "import type { Logger } from 'pino';",
+    ].join('\n'),
+  ],
+  ['src/app.ts', "import { buildOpenApiDocument } from './openapi.js';"],
+  [
+    'src/openapi.ts',
+    [
+      "import { z } from 'zod';",
+      "import { createFriendsQuerySchema } from './routes/friends-query.js';",
+      "import { problemSchema } from './http/problem-details.js';",
+      "import { friendCardSchema } from './friend-cards/friend-card.js';",
+      "import { ERROR_CODES } from './errors.js';",
+      "import type { Config } from './config.js';",
     ].join('\n'),
   ],
   ['src/config.ts', "import { parseSettings } from './settings.js';"],
