@@ -1,6 +1,7 @@
 import type { NextFunction, Request, Response } from 'express';
 import { GatewayError, InvalidRequestError } from '../errors.js';
 import { requestIdOf } from './request-id.js';
+import { noteProblem } from './request-logging.js';
 
 /** Prefix of every problem `type`; the code after it is listed in the README's error table. */
 export const PROBLEM_TYPE_PREFIX = 'urn:friend-card-gateway:problem:';
@@ -27,7 +28,10 @@ export function problemDetails(
     return;
   }
   const problem = toGatewayError(error);
-  if (problem.status >= 500) req.log.error({ err: error }, 'request failed');
+  noteProblem(res, problem.code);
+  // A bug, with its stack; the gateway's own 5xx answers (502, 503, 504) need no line beyond the
+  // request's access line, which names their problem code.
+  if (problem.code === 'internal') req.log.error({ err: error }, 'request failed');
   const body: Record<string, unknown> = {
     type: PROBLEM_TYPE_PREFIX + problem.code,
     title: problem.title,
