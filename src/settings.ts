@@ -2,7 +2,11 @@ import { readFileSync } from 'node:fs';
 import { distance } from 'fastest-levenshtein';
 import { z } from 'zod';
 
-/** Settings plumbing shared by the gateway's and the simulator's configuration: no contract here. */
+/**
+ * Settings plumbing shared by the gateway's and the simulator's configuration and start-up
+ * (unknown-variable warnings, userinfo redaction, why HOST:PORT cannot be listened on): no
+ * contract here.
+ */
 
 /** pino's levels, plus `silent`. */
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
