@@ -49,13 +49,30 @@ async function main(): Promise<void> {
   for (const { variable, suggestion, message } of [...settingWarnings(env), ...simulatorWarnings]) {
     logger.warn({ variable, suggestion }, message);
   }
-  const gateway = await startGateway(config, logger, {
+  // Handlers go in before the listener opens, as in server.ts: a supervisor (or a test) may
+  // signal as soon as it sees 'gateway listening', before the curl line below is written.
+  const starting = startGateway(config, logger, {
     version,
     settings: nonDefaultSettings(env),
   }).catch((error: unknown) => {
     if (!(error instanceof ListenError)) throw error;
     return failStart(error.message);
   });
+  const stop = (signal: NodeJS.Signals) => {
+    logger.info({ signal }, 'signal received');
+    simulator.close();
+    simulatorServer.closeAllConnections();
+    simulatorServer.close();
+    starting
+      .then((running) => running.shutdown())
+      .then(
+        () => process.exit(0),
+        () => process.exit(1),
+      );
+  };
+  process.once('SIGTERM', stop);
+  process.once('SIGINT', stop);
+  const gateway = await starting;
 
   const example = simulator.population.exampleRequest();
   const host = ['0.0.0.0', '::'].includes(config.listen.host) ? '127.0.0.1' : config.listen.host;
@@ -73,19 +90,6 @@ async function main(): Promise<void> {
       '',
     ].join('\n') + '\n',
   );
-
-  const stop = (signal: NodeJS.Signals) => {
-    logger.info({ signal }, 'signal received');
-    simulator.close();
-    simulatorServer.closeAllConnections();
-    simulatorServer.close();
-    gateway.shutdown().then(
-      () => process.exit(0),
-      () => process.exit(1),
-    );
-  };
-  process.once('SIGTERM', stop);
-  process.once('SIGINT', stop);
 }
 
 await main();
