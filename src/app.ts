@@ -227,7 +227,7 @@ export function buildApp(deps: AppDeps): Gateway {
   app.use(requestId);
   if (deps.tracer) app.use(serverSpans(deps.tracer));
   app.use(requestMetrics(deps.metrics.http));
-  app.use(requestLogging(deps.logger, deps.tracer && { customProps: traceLogFields }));
+  app.use(requestLogging(deps.logger, deps.tracer && { extraFields: traceLogFields }));
   app.use(helmet());
   app.use(rejectLongUrls);
   app.use((_req: Request, res: Response, next: NextFunction) => {

@@ -2,11 +2,16 @@ import { z } from 'zod';
 import {
   decimalNumber,
   deepFreeze,
+  findSettingWarnings,
   LOG_LEVELS,
   parseSettings,
   readDefaults as readDefaultsFile,
+  redactUserinfo,
   wholeNumber,
 } from './settings.js';
+import type { SettingWarning } from './settings.js';
+
+export type { SettingWarning } from './settings.js';
 
 /** Where the defaults of every setting live: `config/defaults.json`, beside `src/` and `dist/`. */
 export const DEFAULTS_PATH = new URL('../config/defaults.json', import.meta.url);
@@ -104,6 +109,60 @@ export const settingsSchema = z.object({
   ),
 });
 
+/**
+ * Prefixes of the gateway's variables: an unknown one of these is most likely a typo. `OTEL_` is
+ * not among them: OpenTelemetry's SDK reads its own variables.
+ */
+export const SETTING_PREFIXES = [
+  'XBL_',
+  'PROFILE_CACHE_',
+  'UPSTREAM_',
+  'BREAKER_',
+  'RETRY_',
+  'REQUEST_',
+  'SHUTDOWN_',
+  'MAX_',
+  'HEADERS_',
+  'REDIS_',
+  'RATE_LIMIT_',
+  'CORS_',
+] as const;
+
+/**
+ * Every setting API.md names (§2, §4, §5, §6). One that the schema above lacks is set-but-ignored
+ * and warned about at start-up; once the schema gains it, the warning goes by itself.
+ */
+export const CONTRACT_SETTINGS = [
+  'PORT',
+  'HOST',
+  'XBL_SOCIAL_URL',
+  'XBL_PROFILE_URL',
+  'XBL_PRIVACY_URL',
+  'LOG_LEVEL',
+  'REQUEST_DEADLINE_MS',
+  'PROFILE_CACHE_TTL_MS',
+  'PROFILE_CACHE_STALE_MS',
+  'PROFILE_CACHE_MAX_BYTES',
+  'REDIS_URL',
+  'WORKERS',
+  'CORS_ALLOWED_ORIGINS',
+  'UPSTREAM_RETRIES',
+  'RETRY_BUDGET_RATIO',
+  'BREAKER_FAILURE_THRESHOLD',
+  'BREAKER_HALF_OPEN_AFTER_MS',
+  'UPSTREAM_MAX_BODY_BYTES',
+  'MAX_IN_FLIGHT_REQUESTS',
+  'MAX_EVENT_LOOP_DELAY_MS',
+  'HEADERS_TIMEOUT_MS',
+  'SHUTDOWN_GRACE_MS',
+  'REDIS_TIMEOUT_MS',
+  'RATE_LIMIT_PER_CALLER',
+  'RATE_LIMIT_WINDOW_MS',
+] as const;
+
+/** Prefixes of variables that other software in the process reads (OpenTelemetry's SDK). */
+const FOREIGN_PREFIXES = ['OTEL_'];
+
 /** The names of all settings, as the environment spells them. */
 export type SettingName = keyof z.input<typeof settingsSchema>;
 
@@ -168,6 +227,46 @@ export function loadConfig(
     return new ConfigError(`Cannot start: ${message}`);
   });
   return deepFreeze(toConfig(settings));
+}
+
+/**
+ * What start-up should warn about in `env`: contract settings this version ignores, and unknown
+ * variables with the gateway's prefixes (with a "did you mean" when a setting is close). Pure.
+ */
+export function settingWarnings(
+  env: Readonly<Record<string, string | undefined>>,
+): SettingWarning[] {
+  return findSettingWarnings(env, {
+    names: Object.keys(settingsSchema.shape),
+    prefixes: SETTING_PREFIXES,
+    foreignPrefixes: FOREIGN_PREFIXES,
+    unsupported: CONTRACT_SETTINGS,
+  });
+}
+
+/**
+ * The settings `env` gives a value other than the default, by name, for the start-up line; a
+ * URL's userinfo is redacted. Pure apart from reading the defaults file.
+ */
+export function nonDefaultSettings(
+  env: Readonly<Record<string, string | undefined>>,
+  defaults: Record<string, string> = readDefaults(),
+): Record<string, string> {
+  const changed: Record<string, string> = {};
+  for (const name of Object.keys(settingsSchema.shape)) {
+    const value = env[name]?.trim();
+    if (value === undefined || value === '' || value === defaults[name]) continue;
+    changed[name] = redactUserinfo(value);
+  }
+  return changed;
+}
+
+/** An upstream base URL without its userinfo, as the start-up line shows it. */
+export function withoutUserinfo(url: string): string {
+  const parsed = new URL(url);
+  parsed.username = '';
+  parsed.password = '';
+  return parsed.href.replace(/\/+$/, '');
 }
 
 function toConfig(s: Settings): Config {

@@ -1,9 +1,10 @@
 import { constants } from 'node:os';
-import { ConfigError, loadConfig } from './config.js';
+import { ConfigError, loadConfig, nonDefaultSettings, settingWarnings } from './config.js';
 import type { Config } from './config.js';
 import { createLogger } from './http/request-logging.js';
 import { startTracing } from './tracing/tracing.js';
-import { startGateway } from './start-gateway.js';
+import { ListenError, readVersion, startGateway } from './start-gateway.js';
+import type { RunningGateway } from './start-gateway.js';
 
 /** How long past delay + grace a shutdown may take before the process exits regardless. */
 const HARD_EXIT_MARGIN_MS = 2000;
@@ -20,22 +21,38 @@ function ignoreBrokenPipes(): void {
   }
 }
 
+/** Ends start-up with one line on stderr naming the cause, and exit code 1. */
+function failStart(message: string): never {
+  process.stderr.write(`${message}\n`);
+  process.exit(1);
+}
+
 /** Runs the gateway from the environment until SIGTERM or SIGINT. */
 async function main(): Promise<void> {
   ignoreBrokenPipes();
+  const version = readVersion();
   let config: Config;
   try {
     config = loadConfig(process.env);
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
-    process.stderr.write(`${error.message}\n`);
-    process.exit(1);
+    failStart(error.message);
   }
   const logger = createLogger({ level: config.logLevel });
   const tracing = startTracing(process.env, { logger });
+  for (const { variable, suggestion, message } of settingWarnings(process.env)) {
+    logger.warn({ variable, suggestion }, message);
+  }
   // Handlers go in before the listener opens: until a handler exists, SIGTERM's default action
   // kills the process, and a supervisor may signal as soon as it sees 'gateway listening'.
-  const starting = startGateway(config, logger, { tracer: tracing.tracer });
+  const starting: Promise<RunningGateway> = startGateway(config, logger, {
+    version,
+    settings: nonDefaultSettings(process.env),
+    tracer: tracing.tracer,
+  }).catch((error: unknown) => {
+    if (error instanceof ListenError) failStart(error.message);
+    throw error;
+  });
   const { shutdownDelayMs, shutdownGraceMs } = config.server;
   let isStopping = false;
   const stop = (signal: NodeJS.Signals) => {

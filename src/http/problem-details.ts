@@ -2,6 +2,7 @@ import type { NextFunction, Request, Response } from 'express';
 import { z } from 'zod';
 import { ERROR_CODES, GatewayError, InvalidRequestError } from '../errors.js';
 import { VALID_REQUEST_ID, requestIdOf } from './request-id.js';
+import { noteProblem } from './request-logging.js';
 
 /** Prefix of every problem `type`; the code after it is listed in the README's error table. */
 export const PROBLEM_TYPE_PREFIX = 'urn:friend-card-gateway:problem:';
@@ -56,7 +57,10 @@ export function problemDetails(
     return;
   }
   const problem = toGatewayError(error);
-  if (problem.status >= 500) req.log.error({ err: error }, 'request failed');
+  noteProblem(res, problem.code);
+  // A bug, with its stack; the gateway's own 5xx answers (502, 503, 504) need no line beyond the
+  // request's access line, which names their problem code.
+  if (problem.code === 'internal') req.log.error({ err: error }, 'request failed');
   res.status(problem.status);
   res.set(problem.headers);
   res.set('Cache-Control', 'no-store');

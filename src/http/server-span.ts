@@ -9,7 +9,6 @@ import {
   ATTR_URL_PATH,
   ATTR_URL_SCHEME,
 } from '@opentelemetry/semantic-conventions';
-import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { NextFunction, Request, Response } from 'express';
 import type { TraceContext } from '../call-context.js';
 import { requestIdOf } from './request-id.js';
@@ -97,9 +96,9 @@ export function requestTracingOf(res: Response): RequestTracing | undefined {
 
 const NO_FIELDS = Object.freeze({});
 
-/** `trace_id` and `span_id` of the request's server span, for pino-http's `customProps`. */
-export function traceLogFields(_req: IncomingMessage, res: ServerResponse): object {
-  return requestTracingOf(res as Response)?.logFields ?? NO_FIELDS;
+/** `trace_id` and `span_id` of the request's server span, for the request's logger. */
+export function traceLogFields(res: Response): object {
+  return requestTracingOf(res)?.logFields ?? NO_FIELDS;
 }
 
 function endServerSpan(span: Span, method: string, req: Request, res: Response): void {

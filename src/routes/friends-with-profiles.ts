@@ -12,6 +12,7 @@ import type { EventLoopDelayLimit, InFlightLimit, ShedReason } from '../http/loa
 import { methodNotAllowed } from '../http/method-not-allowed.js';
 import { requestIdOf } from '../http/request-id.js';
 import { requestTracingOf } from '../http/server-span.js';
+import { noteFailedParts, noteXuidCount } from '../http/request-logging.js';
 import { resolveTraceContext } from '../http/trace-context.js';
 import { createFriendsQuerySchema, parseFriendsQuery } from './friends-query.js';
 
@@ -48,12 +49,14 @@ export function friendsWithProfilesRoutes(deps: FriendsRouteDeps): Router {
     }
     const credentials = parseCallerCredentials(req.headers.authorization);
     const request = parseFriendsQuery(req.query, schema);
+    noteXuidCount(res, request.xuids.length);
 
     const context = startCallContext(req, res, credentials, {
       deadlineMs,
       release: deps.inFlight.acquire(),
     });
     const result = await getFriendCards(request, context, deps.friendCards);
+    noteFailedParts(res, result.errors.length);
     res.set('Cache-Control', 'private, no-store').json(result);
   }
 

@@ -1,5 +1,13 @@
 import { z } from 'zod';
-import { deepFreeze, LOG_LEVELS, parseSettings, readDefaults, wholeNumber } from '../settings.js';
+import {
+  deepFreeze,
+  findSettingWarnings,
+  LOG_LEVELS,
+  parseSettings,
+  readDefaults,
+  wholeNumber,
+} from '../settings.js';
+import type { SettingWarning } from '../settings.js';
 import {
   ERROR_STATUS_RANGE,
   MAX_DELAY_MS,
@@ -231,4 +239,17 @@ function serviceFaults(s: Settings, service: ServiceName): ServiceFaults {
     retryAfterSeconds: s[`SIM_${name}_RETRY_AFTER_SECONDS` as const],
     malformedRate: s[`SIM_${name}_MALFORMED_RATE` as const],
   };
+}
+
+/**
+ * Warnings for the `SIM_` variables of `env` the simulator does not know (with a "did you mean"
+ * when one of its settings is close), and for a near miss of `PORT`, `HOST` or `LOG_LEVEL`. Pure.
+ */
+export function simulatorSettingWarnings(
+  env: Readonly<Record<string, string | undefined>>,
+): SettingWarning[] {
+  return findSettingWarnings(env, {
+    names: Object.keys(simulatorSettingsSchema.shape),
+    prefixes: ['SIM_'],
+  });
 }

@@ -11,16 +11,30 @@ export interface StartedProcess {
   waitForLog(message: string, timeoutMs?: number): Promise<Record<string, unknown>>;
   /** Resolves with the exit code once the process has ended. */
   exited: Promise<number | null>;
+  /** Everything written to stderr so far. */
+  stderr(): string;
   /** Ends the process (by its PID) if it still runs. */
   kill(): void;
 }
 
-/** Spawns `node args…` in `cwd` with `env` and follows its pino output. */
+/**
+ * Spawns `node args…` in `cwd` with `env` and follows its pino output. `runWith` is a command
+ * that runs node in turn, e.g. `['setpriv', '--bounding-set', '-net_bind_service']`.
+ */
 export function startNode(
   args: readonly string[],
-  options: { cwd: string; env: Record<string, string | undefined> },
+  options: {
+    cwd: string;
+    env: Record<string, string | undefined>;
+    runWith?: readonly string[];
+  },
 ): StartedProcess {
-  const child = spawn(process.execPath, args, {
+  const [command = process.execPath, ...commandArgs] = [
+    ...(options.runWith ?? []),
+    process.execPath,
+    ...args,
+  ];
+  const child = spawn(command, commandArgs, {
     cwd: options.cwd,
     env: options.env,
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -47,6 +61,7 @@ export function startNode(
     child,
     lines,
     exited,
+    stderr: () => stderr,
     waitForLog(message, timeoutMs = 20_000) {
       const seen = lines.find((line) => (line as { msg?: unknown } | undefined)?.msg === message);
       if (seen) return Promise.resolve(seen as Record<string, unknown>);

@@ -93,7 +93,7 @@ function logLinesOf(gateway: StartedProcess, requestId: string): Record<string, 
     (line): line is Record<string, unknown> =>
       typeof line === 'object' &&
       line !== null &&
-      (line as { req?: { id?: unknown } }).req?.id === requestId,
+      (line as { reqId?: unknown }).reqId === requestId,
   );
 }
 

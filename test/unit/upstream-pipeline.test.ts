@@ -162,7 +162,7 @@ describe('call logging policy', () => {
     assert.equal(lines.length, 1, 'one line per call');
     const line = lines[0] ?? {};
     assert.equal(line.msg, 'upstream call failed', 'the message is constant');
-    assert.equal(line.level, 40, 'a failure is logged at warn');
+    assert.equal(line.level, 'warn', 'a failure is logged at warn');
     assert.equal(line.upstream, 'social', 'the line names the upstream');
     assert.equal(line.kind, 'unavailable', 'the line carries the failure kind');
     assert.equal(line.status, 503, 'the line carries the upstream status');
