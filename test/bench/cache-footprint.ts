@@ -20,10 +20,7 @@ interface ProfileAnswer {
 }
 
 const collect = (globalThis as { gc?: () => void }).gc;
-if (collect === undefined) {
-  console.error('Cannot measure: run with --expose-gc');
-  process.exit(2);
-}
+if (collect === undefined) throw new Error('Cannot measure: run node with --expose-gc');
 const gc = collect;
 
 function heapAfterGc(): number {
