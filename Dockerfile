@@ -18,6 +18,10 @@ COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm cache clean --force
 COPY --from=build /app/dist ./dist
 COPY config ./config
+# Non-root (uid 1000; Kubernetes needs the number: deploy/kubernetes sets runAsUser 1000). The
+# image runs on a read-only root filesystem: traced under strace, the gateway and the simulator
+# open files for reading only (no write, create, mkdir, rename or unlink anywhere) and log to
+# stdout; /tmp is the one writable place to give them (a tmpfs or emptyDir) in case Node needs it.
 USER node
 EXPOSE 8080
 HEALTHCHECK --interval=10s --timeout=3s --start-period=5s --retries=3 \
