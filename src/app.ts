@@ -9,6 +9,8 @@ import { requestId } from './http/request-id.js';
 import { requestLogging } from './http/request-logging.js';
 import { createEventLoopDelayLimit, createInFlightLimit } from './http/load-shedding.js';
 import type { EventLoopDelayLimit, InFlightLimit } from './http/load-shedding.js';
+import { createCallerRateLimit } from './http/rate-limit.js';
+import type { CallerRateLimit } from './http/rate-limit.js';
 import type { ProfileCacheLevel } from './profile-cache/cache-level.js';
 import { createProfileLoader } from './profile-cache/load-profiles.js';
 import type { ProfileLoader } from './profile-cache/load-profiles.js';
@@ -16,12 +18,17 @@ import { createProfileCache } from './profile-cache/profile-cache.js';
 import type { ProfileCache } from './profile-cache/profile-cache.js';
 import { createProfileLoadsInFlight } from './profile-cache/profile-loads.js';
 import type { ProfileLoadsInFlight } from './profile-cache/profile-loads.js';
+import { createRedisLeases } from './profile-cache/redis-leases.js';
+import type { ProfileLeases } from './profile-cache/redis-leases.js';
 import { createRedisLevel } from './profile-cache/redis-level.js';
 import type { RedisLevel } from './profile-cache/redis-level.js';
+import { createRedisConnection } from './redis/redis-connection.js';
+import type { RedisConnection } from './redis/redis-connection.js';
 import { friendsWithProfilesRoutes } from './routes/friends-with-profiles.js';
 import { healthRoutes } from './routes/health.js';
 import { createCallerThrottle } from './upstreams/caller-throttle.js';
 import type { CallerThrottle } from './upstreams/caller-throttle.js';
+import { createSharedCallerThrottle } from './upstreams/shared-caller-throttle.js';
 import { createPrivacyClient } from './upstreams/privacy-client.js';
 import type { PrivacyClient } from './upstreams/privacy-client.js';
 import { createProfileClient } from './upstreams/profile-client.js';
@@ -42,18 +49,26 @@ const MAX_THROTTLED_CALLERS = 100_000;
 const MAX_URL_BYTES = 8192;
 
 /**
- * The gateway's per-process state, in one place so that scale-out can swap or share each part:
- * with several workers or replicas each process has its own of every one of these today.
+ * The gateway's per-process state, in one place so that scale-out can swap or share each part.
+ * With `REDIS_URL`, the throttle memory, the rate limit and the profile loads (through leases)
+ * reach across replicas; the rest is each process's own.
  */
 export interface ProcessState {
   /** Card requests in progress, for shedding past `MAX_IN_FLIGHT_REQUESTS`. */
   readonly inFlightRequests: InFlightLimit;
   /** The sampled event-loop delay, for shedding past `MAX_EVENT_LOOP_DELAY_MS`. */
   readonly eventLoopDelay: EventLoopDelayLimit;
-  /** Which callers each upstream throttled, until their `Retry-After` (API.md §5 rule 4). */
+  /**
+   * Which callers each upstream throttled, until their `Retry-After` (API.md §5 rule 4); with
+   * Redis, gates set by every replica are honoured too.
+   */
   readonly callerThrottle: CallerThrottle;
+  /** `RATE_LIMIT_PER_CALLER`, counted in Redis when there is one; absent when off. */
+  readonly rateLimit: CallerRateLimit | undefined;
   /** Profile loads in flight by (XUID, setting), which concurrent requests join. */
   readonly profileLoads: ProfileLoadsInFlight;
+  /** Leases that keep replicas from fetching the same profiles at once; absent without Redis. */
+  readonly profileLeases: ProfileLeases | undefined;
   /** Each upstream's circuit breaker and retry budget. */
   readonly circuits: Readonly<Record<UpstreamName, UpstreamCircuit>>;
   readonly retryBudgets: Readonly<Record<UpstreamName, RetryBudget>>;
@@ -72,8 +87,10 @@ export interface AppDeps {
   readonly privacy: PrivacyClient;
   readonly cache: ProfileCache;
   readonly profiles: ProfileLoader;
-  /** The shared Redis level when `REDIS_URL` is set; `/readyz` shows it, `close()` closes it. */
-  readonly redis?: RedisLevel | undefined;
+  /** The one Redis connection when `REDIS_URL` is set; `/readyz` shows it, `close()` closes it. */
+  readonly redis?: RedisConnection | undefined;
+  /** The profile cache's Redis level, on that connection. */
+  readonly sharedCache?: RedisLevel | undefined;
 }
 
 /** Options of `createDeps` that tests override. */
@@ -84,6 +101,8 @@ export interface CreateDepsOptions {
   readonly sharedCacheLevels?: readonly ProfileCacheLevel[];
   /** Reads the event-loop delay (ms) instead of sampling the loop. */
   readonly eventLoopDelay?: () => number;
+  /** False to build a Redis gateway without stampede leases, to measure what they save. */
+  readonly profileLeases?: boolean;
 }
 
 /** Builds the per-process state, the upstream clients, the profile cache and the loader. */
@@ -98,14 +117,30 @@ export function createDeps(
     profile: create(),
     privacy: create(),
   });
+  const redis =
+    config.redis.url === undefined
+      ? undefined
+      : createRedisConnection({ url: config.redis.url, timeoutMs: config.redis.timeoutMs, logger });
+  const localThrottle = createCallerThrottle({
+    maxCallers: MAX_THROTTLED_CALLERS,
+    now: options.now,
+  });
+  const { perCaller, windowMs } = config.rateLimit;
   const state: ProcessState = {
     inFlightRequests: createInFlightLimit(config.requests.maxInFlight),
     eventLoopDelay: createEventLoopDelayLimit({
       maxDelayMs: config.requests.maxEventLoopDelayMs,
       observe: options.eventLoopDelay,
     }),
-    callerThrottle: createCallerThrottle({ maxCallers: MAX_THROTTLED_CALLERS, now: options.now }),
+    callerThrottle: redis
+      ? createSharedCallerThrottle({ local: localThrottle, connection: redis })
+      : localThrottle,
+    rateLimit:
+      perCaller === undefined
+        ? undefined
+        : createCallerRateLimit({ limit: perCaller, windowMs, redis }),
     profileLoads: createProfileLoadsInFlight(),
+    profileLeases: redis && options.profileLeases !== false ? createRedisLeases(redis) : undefined,
     circuits: perUpstream(() => createUpstreamCircuit(upstreams.breaker)),
     retryBudgets: perUpstream(() =>
       createRetryBudget({
@@ -133,19 +168,16 @@ export function createDeps(
   const social = createSocialClient(clientOptions('social', upstreams.socialUrl));
   const profile = createProfileClient(clientOptions('profile', upstreams.profileUrl));
   const privacy = createPrivacyClient(clientOptions('privacy', upstreams.privacyUrl));
-  const redis =
-    config.redis.url === undefined
-      ? undefined
-      : createRedisLevel({
-          url: config.redis.url,
-          timeoutMs: config.redis.timeoutMs,
-          lifetimeMs: config.profileCache.ttlMs + config.profileCache.staleMs,
-          logger,
-          now: options.now,
-        });
+  const sharedCache =
+    redis &&
+    createRedisLevel({
+      connection: redis,
+      lifetimeMs: config.profileCache.ttlMs + config.profileCache.staleMs,
+      now: options.now,
+    });
   const cache = createProfileCache({
     ...config.profileCache,
-    sharedLevels: [...(options.sharedCacheLevels ?? []), ...(redis ? [redis] : [])],
+    sharedLevels: [...(options.sharedCacheLevels ?? []), ...(sharedCache ? [sharedCache] : [])],
     now: options.now,
   });
   const profiles = createProfileLoader({
@@ -153,8 +185,9 @@ export function createDeps(
     client: profile,
     fetchDeadlineMs: config.requests.deadlineMs,
     inFlight: state.profileLoads,
+    leases: state.profileLeases,
   });
-  return { config, logger, state, social, profile, privacy, cache, profiles, redis };
+  return { config, logger, state, social, profile, privacy, cache, profiles, redis, sharedCache };
 }
 
 /** The gateway app plus the hooks its process needs. */
@@ -162,7 +195,7 @@ export interface Gateway {
   readonly app: Express;
   /** Marks the gateway as draining: `/readyz` answers 503 from now on. */
   startDraining(): void;
-  /** Closes the upstream pools and the Redis level, and stops the event-loop delay sampler. */
+  /** Closes the upstream pools and the Redis connection, and stops the event-loop delay sampler. */
   close(): Promise<void>;
 }
 
@@ -206,6 +239,7 @@ export function buildApp(deps: AppDeps): Gateway {
       friendCards: { social: deps.social, privacy: deps.privacy, profiles: deps.profiles },
       inFlight: deps.state.inFlightRequests,
       eventLoopDelay: deps.state.eventLoopDelay,
+      rateLimit: deps.state.rateLimit,
     }),
   );
   app.use((req: Request) => {

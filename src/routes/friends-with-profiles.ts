@@ -9,6 +9,8 @@ import type { FriendCardsDeps } from '../friend-cards/get-friend-cards.js';
 import { parseCallerCredentials } from '../http/caller-credentials.js';
 import type { CallerCredentials } from '../http/caller-credentials.js';
 import type { EventLoopDelayLimit, InFlightLimit } from '../http/load-shedding.js';
+import { enforceRateLimit } from '../http/rate-limit.js';
+import type { CallerRateLimit } from '../http/rate-limit.js';
 import { methodNotAllowed } from '../http/method-not-allowed.js';
 import { requestIdOf } from '../http/request-id.js';
 import { resolveTraceContext } from '../http/trace-context.js';
@@ -22,6 +24,8 @@ export interface FriendsRouteDeps {
   readonly inFlight: InFlightLimit;
   /** The per-process event-loop delay, past whose limit new card requests are shed. */
   readonly eventLoopDelay: EventLoopDelayLimit;
+  /** `RATE_LIMIT_PER_CALLER`; absent when off. */
+  readonly rateLimit?: CallerRateLimit | undefined;
 }
 
 /** `GET /friends-with-profiles`: validate, get the cards, answer JSON that no cache keeps. */
@@ -41,6 +45,8 @@ export function friendsWithProfilesRoutes(deps: FriendsRouteDeps): Router {
       );
     }
     const credentials = parseCallerCredentials(req.headers.authorization);
+    // Counted per caller before the query is read and before any upstream call (API.md §6 rule 4).
+    if (deps.rateLimit) await enforceRateLimit(deps.rateLimit, credentials.userHash, res);
     const request = parseFriendsQuery(req.query, schema);
 
     const context = startCallContext(req, res, credentials, {

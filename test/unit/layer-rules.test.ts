@@ -44,6 +44,7 @@ const ROUTES_TYPES = 'routes/ imports only types from config.ts';
 const HTTP = 'http/ imports from src/ only its own folder, call-context.ts';
 const APP = 'app.ts imports from src/ only';
 const SIMULATOR = 'The simulator imports from src/ only its own folder and settings.ts.';
+const REDIS = 'redis/ imports from src/ only its own folder.';
 const GATEWAY_ENTRY = 'A gateway entry file imports from src/ only';
 
 /** Each snippet must be reported once, by the boundary rule, with its layer's message. */
@@ -199,6 +200,28 @@ const FORBIDDEN: [file: string, code: string, message: string][] = [
     "import { buildApp } from '../app.js';",
     'A new part of src/ imports from src/ only',
   ],
+  [
+    'src/redis/redis-connection.ts',
+    "import type { PairKey } from '../profile-cache/profile-cache.js';",
+    REDIS,
+  ],
+  ['src/redis/redis-keys.ts', "import type { UpstreamName } from '../xbl-vocabulary.js';", REDIS],
+  ['src/redis/redis-connection.ts', "import type { Request } from 'express';", EXPRESS],
+  [
+    'src/upstreams/profile-client.ts',
+    "import type { RedisConnection } from '../redis/redis-connection.js';",
+    CLIENT,
+  ],
+  [
+    'src/routes/friends-with-profiles.ts',
+    "import { callerKey } from '../redis/redis-keys.js';",
+    ROUTES,
+  ],
+  [
+    'src/friend-cards/get-friend-cards.ts',
+    "import type { RedisConnection } from '../redis/redis-connection.js';",
+    FRIEND_CARDS,
+  ],
 ];
 
 /** Each snippet must lint clean, so that the rules stay no broader than STYLE.md. */
@@ -307,6 +330,33 @@ const ALLOWED: [file: string, code: string][] = [
     ].join('\n'),
   ],
   ['src/start-gateway.ts', "import { buildApp, createDeps } from './app.js';"],
+  [
+    'src/redis/redis-connection.ts',
+    [
+      "import { createClient } from '@redis/client';",
+      "import type { Logger } from 'pino';",
+      "import { REDIS_KEYS } from './redis-keys.js';",
+    ].join('\n'),
+  ],
+  [
+    'src/profile-cache/redis-leases.ts',
+    [
+      "import type { RedisConnection } from '../redis/redis-connection.js';",
+      "import { REDIS_KEYS } from '../redis/redis-keys.js';",
+    ].join('\n'),
+  ],
+  [
+    'src/upstreams/shared-caller-throttle.ts',
+    "import { REDIS_KEYS, callerKey } from '../redis/redis-keys.js';",
+  ],
+  [
+    'src/http/rate-limit.ts',
+    [
+      "import { RateLimiterRedis } from 'rate-limiter-flexible';",
+      "import type { RedisConnection } from '../redis/redis-connection.js';",
+      "import { callerKey } from '../redis/redis-keys.js';",
+    ].join('\n'),
+  ],
   ['src/config.ts', "import { parseSettings } from './settings.js';"],
   [
     'test/unit/anything.test.ts',
