@@ -17,6 +17,7 @@ import {
 import type { FakeUpstreams, ProfileBody, Responder } from '../helpers/fake-upstreams.js';
 import { redisServerSkip, startRedisServer } from '../helpers/redis-server.js';
 import type { RedisServer } from '../helpers/redis-server.js';
+import { until } from '../helpers/sharing-gateways.js';
 import {
   AUTHORIZATION,
   DEFAULT_SETTINGS,
@@ -43,19 +44,6 @@ function redisEnv(redis: RedisServer): Record<string, string> {
     PROFILE_CACHE_TTL_MS: String(TTL_MS),
     PROFILE_CACHE_STALE_MS: String(STALE_MS),
   };
-}
-
-/** Polls `condition` every 20 ms until it holds, failing after `timeoutMs`. */
-async function until(
-  condition: () => boolean | Promise<boolean>,
-  what: string,
-  timeoutMs = 5000,
-): Promise<void> {
-  const deadline = performance.now() + timeoutMs;
-  while (!(await condition())) {
-    if (performance.now() > deadline) assert.fail(`${what} within ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
 }
 
 /** What `/readyz` says about Redis. */
