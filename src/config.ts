@@ -53,11 +53,12 @@ export const settingsSchema = z.object({
         .optional(),
     )
     .meta({
-      description: 'shared second-level profile cache; unset = in-process only',
+      description:
+        'Redis shared by replicas: profile cache, leases, throttle gates, rate limit; unset = none',
       secret: true,
     }),
   REDIS_TIMEOUT_MS: wholeNumber(1, 10_000).describe(
-    'the most one Redis operation waits before the gateway goes on without it: a cache read is a miss, a lease, throttle gate or rate-limit count is local only (ms)',
+    'the most one Redis operation waits before the gateway goes on without it: a cache miss, or local leases, throttle gates and counts (ms)',
   ),
   RATE_LIMIT_PER_CALLER: z
     .string()

@@ -60,8 +60,10 @@ export function createCallerRateLimit(options: CallerRateLimitOptions): CallerRa
   const window = { points: limit, duration: windowMs / 1000, keyPrefix: REDIS_KEYS.rateLimit };
   // With Redis, the one in-process counter is both the insurance and the degraded-Redis path.
   const local = redis
-    ? new CountingLimiter(window, () => {
+    ? new InsuranceLimiter(window, () => {
+        // RateLimiterRedis fell back: Redis failed or timed out, so the connection is degraded.
         stats.countedLocally++;
+        redis.failed(new Error('Cannot count in Redis: the rate limit counted in process'));
       })
     : new RateLimiterMemory(window);
   const shared =
@@ -76,7 +78,7 @@ export function createCallerRateLimit(options: CallerRateLimitOptions): CallerRa
     });
 
   async function count(
-    limiter: RateLimiterMemory | RateLimiterRedis,
+    limiter: Pick<RateLimiterMemory, 'consume'>,
     key: string,
   ): Promise<RateLimitDecision> {
     try {
@@ -88,7 +90,7 @@ export function createCallerRateLimit(options: CallerRateLimitOptions): CallerRa
         return decided(false, rejection);
       }
       // Anything else is no fault of the caller's, and a rate limit never fails a request.
-      if (limiter === local) throw rejection;
+      if (limiter !== shared) throw rejection;
       return count(local, key);
     }
   }
@@ -98,7 +100,12 @@ export function createCallerRateLimit(options: CallerRateLimitOptions): CallerRa
     consume(userHash) {
       stats.counted++;
       const key = callerKey(userHash);
-      return count(shared && redis.state() === 'ok' ? shared : local, key);
+      if (shared && redis.state() === 'ok') return count(shared, key);
+      if (local instanceof InsuranceLimiter) {
+        stats.countedLocally++;
+        return count(local.direct, key);
+      }
+      return count(local, key);
     },
     stats: () => ({ ...stats }),
   };
@@ -112,17 +119,23 @@ function decided(isAllowed: boolean, result: RateLimiterRes): RateLimitDecision 
   };
 }
 
-/** The insurance limiter: counts in process, and reports each request it counts. */
-class CountingLimiter extends RateLimiterMemory {
-  readonly #onConsume: () => void;
+/**
+ * The in-process counter behind `RateLimiterRedis`: its `consume` is what the Redis limiter
+ * falls back on, and reports each fallback; `direct` counts in the same memory without reporting,
+ * for when Redis is known to be degraded.
+ */
+class InsuranceLimiter extends RateLimiterMemory {
+  readonly #onFallback: () => void;
+  readonly direct: Pick<RateLimiterMemory, 'consume'>;
 
-  constructor(options: ConstructorParameters<typeof RateLimiterMemory>[0], onConsume: () => void) {
+  constructor(options: ConstructorParameters<typeof RateLimiterMemory>[0], onFallback: () => void) {
     super(options);
-    this.#onConsume = onConsume;
+    this.#onFallback = onFallback;
+    this.direct = { consume: (...args) => super.consume(...args) };
   }
 
   override consume(...args: Parameters<RateLimiterMemory['consume']>) {
-    this.#onConsume();
+    this.#onFallback();
     return super.consume(...args);
   }
 }
