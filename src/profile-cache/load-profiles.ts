@@ -179,11 +179,12 @@ export function createProfileLoader(options: ProfileLoaderOptions): ProfileLoade
   ): Promise<void> {
     const startedAtMs = performance.now();
     const untilMs = startedAtMs + (context.deadlineAtMs - startedAtMs) / 2;
-    await leaseLevel.waitForRelease(
+    const wait = await leaseLevel.waitForRelease(
       pairs.map((pair) => pair.key),
       untilMs,
     );
-    const missing = await lookUp(load, pairs);
+    // A Redis that failed the poll would fail the read too: fetch at once instead.
+    const missing = wait === 'unavailable' ? pairs : await lookUp(load, pairs);
     await fetchPairs(load, missing, context, undefined);
   }
 
