@@ -12,7 +12,7 @@ const LIMITED = { RATE_LIMIT_PER_CALLER: '3', RATE_LIMIT_WINDOW_MS: '10000' };
 const CALLER = '7340501866712';
 
 describe('Per-caller rate limit across replicas', { skip: redisServerSkip() }, () => {
-  test('when two gateways share Redis, they share one count per caller, kept under a hash of the caller', async (t) => {
+  test('when two gateways share Redis, they share one count per caller, kept under a hash of the caller, each over its one connection', async (t) => {
     const redis = await startRedisServer(t);
     const a = await sharingGateway(t, redis, { env: LIMITED });
     const b = await sharingGateway(t, redis, { env: LIMITED });
@@ -25,6 +25,7 @@ describe('Per-caller rate limit across replicas', { skip: redisServerSkip() }, (
     const callsAfterRefusal = b.upstreams.calls.length;
     const other = await b.getCards(QUERY, OTHER_AUTHORIZATION);
     const dump = await redis.dump();
+    const connections = await redis.connectedClients();
 
     assert.deepEqual(
       [first, second, third].map((res) => res.headers['ratelimit-remaining']),
@@ -34,6 +35,11 @@ describe('Per-caller rate limit across replicas', { skip: redisServerSkip() }, (
     assertProblem(refused, 429, 'rate_limited');
     assert.equal(callsAfterRefusal, callsOfB, 'the refused request calls no upstream');
     cardsOf(other);
+    assert.equal(
+      connections,
+      2,
+      'one connection per gateway for the cache, leases, gates and counts together',
+    );
     const counter = dump.get(`fcg:v1:ratelimit:${callerKey(CALLER)}`);
     assert.ok(counter, 'the count is in Redis under fcg:v1:ratelimit:<caller hash>');
     assert.ok(Number(counter.value) >= 4, `it counted every request: ${counter.value}`);
