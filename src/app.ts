@@ -14,6 +14,8 @@ import type { EventLoopDelayLimit, InFlightLimit } from './http/load-shedding.js
 import { requestMetrics } from './http/request-metrics.js';
 import { createGatewayMetrics } from './metrics/gateway-metrics.js';
 import type { GatewayMetrics } from './metrics/gateway-metrics.js';
+import { createCallerRateLimit } from './http/rate-limit.js';
+import type { CallerRateLimit } from './http/rate-limit.js';
 import type { ProfileCacheLevel } from './profile-cache/cache-level.js';
 import { createProfileLoader } from './profile-cache/load-profiles.js';
 import type { ProfileLoader } from './profile-cache/load-profiles.js';
@@ -21,16 +23,21 @@ import { createProfileCache } from './profile-cache/profile-cache.js';
 import type { ProfileCache } from './profile-cache/profile-cache.js';
 import { createProfileLoadsInFlight } from './profile-cache/profile-loads.js';
 import type { ProfileLoadsInFlight } from './profile-cache/profile-loads.js';
+import { createRedisLeases } from './profile-cache/redis-leases.js';
+import type { ProfileLeases } from './profile-cache/redis-leases.js';
 import { createRedisLevel } from './profile-cache/redis-level.js';
 import type { RedisLevel } from './profile-cache/redis-level.js';
 import { buildOpenApiDocument } from './openapi.js';
 import type { OpenApiDocument } from './openapi.js';
 import { apiDocsRoutes } from './routes/api-docs.js';
+import { createRedisConnection } from './redis/redis-connection.js';
+import type { RedisConnection } from './redis/redis-connection.js';
 import { friendsWithProfilesRoutes } from './routes/friends-with-profiles.js';
 import { healthRoutes } from './routes/health.js';
 import { metricsRoutes } from './routes/metrics.js';
 import { createCallerThrottle } from './upstreams/caller-throttle.js';
 import type { CallerThrottle } from './upstreams/caller-throttle.js';
+import { createSharedCallerThrottle } from './upstreams/shared-caller-throttle.js';
 import { createPrivacyClient } from './upstreams/privacy-client.js';
 import type { PrivacyClient } from './upstreams/privacy-client.js';
 import { createProfileClient } from './upstreams/profile-client.js';
@@ -51,18 +58,26 @@ const MAX_THROTTLED_CALLERS = 100_000;
 const MAX_URL_BYTES = 8192;
 
 /**
- * The gateway's per-process state, in one place so that scale-out can swap or share each part:
- * with several workers or replicas each process has its own of every one of these today.
+ * The gateway's per-process state, in one place so that scale-out can swap or share each part.
+ * With `REDIS_URL`, the throttle memory, the rate limit and the profile loads (through leases)
+ * reach across replicas; the rest is each process's own.
  */
 export interface ProcessState {
   /** Card requests in progress, for shedding past `MAX_IN_FLIGHT_REQUESTS`. */
   readonly inFlightRequests: InFlightLimit;
   /** The sampled event-loop delay, for shedding past `MAX_EVENT_LOOP_DELAY_MS`. */
   readonly eventLoopDelay: EventLoopDelayLimit;
-  /** Which callers each upstream throttled, until their `Retry-After` (API.md §5 rule 4). */
+  /**
+   * Which callers each upstream throttled, until their `Retry-After` (API.md §5 rule 4); with
+   * Redis, gates set by every replica are honoured too.
+   */
   readonly callerThrottle: CallerThrottle;
+  /** `RATE_LIMIT_PER_CALLER`, counted in Redis when there is one; absent when off. */
+  readonly rateLimit: CallerRateLimit | undefined;
   /** Profile loads in flight by (XUID, setting), which concurrent requests join. */
   readonly profileLoads: ProfileLoadsInFlight;
+  /** Leases that keep replicas from fetching the same profiles at once; absent without Redis. */
+  readonly profileLeases: ProfileLeases | undefined;
   /** Each upstream's circuit breaker and retry budget. */
   readonly circuits: Readonly<Record<UpstreamName, UpstreamCircuit>>;
   readonly retryBudgets: Readonly<Record<UpstreamName, RetryBudget>>;
@@ -81,8 +96,10 @@ export interface AppDeps {
   readonly privacy: PrivacyClient;
   readonly cache: ProfileCache;
   readonly profiles: ProfileLoader;
-  /** The shared Redis level when `REDIS_URL` is set; `/readyz` shows it, `close()` closes it. */
-  readonly redis?: RedisLevel | undefined;
+  /** The one Redis connection when `REDIS_URL` is set; `/readyz` shows it, `close()` closes it. */
+  readonly redis?: RedisConnection | undefined;
+  /** The profile cache's Redis level, on that connection. */
+  readonly sharedCache?: RedisLevel | undefined;
   /** This gateway's own metrics registry and the observers every layer reports to. */
   readonly metrics: GatewayMetrics;
   /** The process's tracer when tracing is on (`tracing/tracing.ts`); absent when off. */
@@ -106,6 +123,8 @@ export interface CreateDepsOptions {
   readonly processMetrics?: boolean;
   /** The tracer of server and upstream spans; tracing is off without one. */
   readonly tracer?: Tracer | undefined;
+  /** False to build a Redis gateway without stampede leases, to measure what they save. */
+  readonly profileLeases?: boolean;
 }
 
 /** Builds the per-process state, the upstream clients, the profile cache and the loader. */
@@ -122,14 +141,30 @@ export function createDeps(
     profile: create(),
     privacy: create(),
   });
+  const redis =
+    config.redis.url === undefined
+      ? undefined
+      : createRedisConnection({ url: config.redis.url, timeoutMs: config.redis.timeoutMs, logger });
+  const localThrottle = createCallerThrottle({
+    maxCallers: MAX_THROTTLED_CALLERS,
+    now: options.now,
+  });
+  const { perCaller, windowMs } = config.rateLimit;
   const state: ProcessState = {
     inFlightRequests: createInFlightLimit(config.requests.maxInFlight),
     eventLoopDelay: createEventLoopDelayLimit({
       maxDelayMs: config.requests.maxEventLoopDelayMs,
       observe: options.eventLoopDelay,
     }),
-    callerThrottle: createCallerThrottle({ maxCallers: MAX_THROTTLED_CALLERS, now: options.now }),
+    callerThrottle: redis
+      ? createSharedCallerThrottle({ local: localThrottle, connection: redis })
+      : localThrottle,
+    rateLimit:
+      perCaller === undefined
+        ? undefined
+        : createCallerRateLimit({ limit: perCaller, windowMs, redis }),
     profileLoads: createProfileLoadsInFlight(),
+    profileLeases: redis && options.profileLeases !== false ? createRedisLeases(redis) : undefined,
     circuits: perUpstream(() => createUpstreamCircuit(upstreams.breaker)),
     retryBudgets: perUpstream(() =>
       createRetryBudget({
@@ -166,19 +201,16 @@ export function createDeps(
   const social = createSocialClient(clientOptions('social', upstreams.socialUrl));
   const profile = createProfileClient(clientOptions('profile', upstreams.profileUrl));
   const privacy = createPrivacyClient(clientOptions('privacy', upstreams.privacyUrl));
-  const redis =
-    config.redis.url === undefined
-      ? undefined
-      : createRedisLevel({
-          url: config.redis.url,
-          timeoutMs: config.redis.timeoutMs,
-          lifetimeMs: config.profileCache.ttlMs + config.profileCache.staleMs,
-          logger,
-          now: options.now,
-        });
+  const sharedCache =
+    redis &&
+    createRedisLevel({
+      connection: redis,
+      lifetimeMs: config.profileCache.ttlMs + config.profileCache.staleMs,
+      now: options.now,
+    });
   const cache = createProfileCache({
     ...config.profileCache,
-    sharedLevels: [...(options.sharedCacheLevels ?? []), ...(redis ? [redis] : [])],
+    sharedLevels: [...(options.sharedCacheLevels ?? []), ...(sharedCache ? [sharedCache] : [])],
     now: options.now,
     observer: metrics.cache,
   });
@@ -188,6 +220,7 @@ export function createDeps(
     fetchDeadlineMs: config.requests.deadlineMs,
     inFlight: state.profileLoads,
     observer: metrics.cache,
+    leases: state.profileLeases,
   });
   const { tracer } = options;
   return {
@@ -200,6 +233,7 @@ export function createDeps(
     cache,
     profiles,
     redis,
+    sharedCache,
     metrics,
     tracer,
     openApi,
@@ -211,7 +245,7 @@ export interface Gateway {
   readonly app: Express;
   /** Marks the gateway as draining: `/readyz` answers 503 from now on. */
   startDraining(): void;
-  /** Closes the upstream pools and the Redis level, and stops the event-loop delay sampler. */
+  /** Closes the upstream pools and the Redis connection, and stops the event-loop delay sampler. */
   close(): Promise<void>;
 }
 
@@ -254,6 +288,7 @@ export function buildApp(deps: AppDeps): Gateway {
       onShed: (reason) => {
         deps.metrics.shed(reason);
       },
+      rateLimit: deps.state.rateLimit,
     }),
   );
   app.use(apiDocsRoutes({ document: deps.openApi }));

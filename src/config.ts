@@ -58,12 +58,24 @@ export const settingsSchema = z.object({
         .optional(),
     )
     .meta({
-      description: 'shared second-level profile cache; unset = in-process only',
+      description:
+        'Redis shared by replicas: profile cache, leases, throttle gates, rate limit; unset = none',
       secret: true,
     }),
   REDIS_TIMEOUT_MS: wholeNumber(1, 10_000).describe(
-    'the most a cache read or write waits on Redis before it counts as a miss (ms)',
+    'the most one Redis operation waits before the gateway goes on without it: a cache miss, or local leases, throttle gates and counts (ms)',
   ),
+  RATE_LIMIT_PER_CALLER: z
+    .string()
+    .trim()
+    .transform((value) => (value === '' ? undefined : value))
+    .pipe(wholeNumber(1, 1_000_000).optional())
+    .describe(
+      'card requests one caller (the userhash of Authorization) may make per window, counted across replicas sharing REDIS_URL; unset = off',
+    ),
+  RATE_LIMIT_WINDOW_MS: wholeNumber(1000, 24 * ONE_HOUR_MS)
+    .refine((value) => value % 1000 === 0, 'must be whole seconds (a multiple of 1000)')
+    .describe('the window of RATE_LIMIT_PER_CALLER (ms, whole seconds)'),
   MAX_XUIDS_PER_REQUEST: wholeNumber(1, 100).describe(
     'most distinct XUIDs one client request may ask for',
   ),
@@ -198,6 +210,8 @@ export interface Config {
   };
   /** The shared second level; `url` undefined = in-process cache only. */
   readonly redis: { readonly url: string | undefined; readonly timeoutMs: number };
+  /** Card requests per caller and window; `perCaller` undefined = no limit. */
+  readonly rateLimit: { readonly perCaller: number | undefined; readonly windowMs: number };
   readonly server: {
     readonly headersTimeoutMs: number;
     readonly shutdownGraceMs: number;
@@ -301,6 +315,7 @@ function toConfig(s: Settings): Config {
       maxBytes: s.PROFILE_CACHE_MAX_BYTES,
     },
     redis: { url: s.REDIS_URL, timeoutMs: s.REDIS_TIMEOUT_MS },
+    rateLimit: { perCaller: s.RATE_LIMIT_PER_CALLER, windowMs: s.RATE_LIMIT_WINDOW_MS },
     server: {
       headersTimeoutMs: s.HEADERS_TIMEOUT_MS,
       shutdownGraceMs: s.SHUTDOWN_GRACE_MS,

@@ -19,6 +19,7 @@ export const ERROR_CODES = [
   'upstreams_failed',
   'upstreams_timed_out',
   'throttled',
+  'rate_limited',
   'overloaded',
   'not_found',
   'method_not_allowed',
@@ -119,6 +120,20 @@ export class ThrottledError extends GatewayError {
     super('throttled', 429, 'Too many requests', {
       detail,
       headers: { 'Retry-After': String(Math.max(1, Math.ceil(retryAfterSeconds))) },
+    });
+  }
+}
+
+/** 429: the caller made more card requests than `RATE_LIMIT_PER_CALLER` in the window. */
+export class RateLimitedError extends GatewayError {
+  constructor(
+    limit: number,
+    retryAfterSeconds: number,
+    rateLimitHeaders: Readonly<Record<string, string>>,
+  ) {
+    super('rate_limited', 429, 'Rate limit exceeded', {
+      detail: `Cannot take the request: the caller made more than ${limit} card requests in this window`,
+      headers: { ...rateLimitHeaders, 'Retry-After': String(retryAfterSeconds) },
     });
   }
 }

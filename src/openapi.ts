@@ -5,6 +5,7 @@ import {
   MethodNotAllowedError,
   NotFoundError,
   OverloadedError,
+  RateLimitedError,
   ThrottledError,
   UpstreamCredentialsRejectedError,
   UriTooLongError,
@@ -122,6 +123,15 @@ const PROBLEMS: Readonly<Record<ErrorCode, { readonly when: string; readonly exa
       example: () =>
         new ThrottledError(7, 'Cannot get friend cards: the upstreams throttled this caller'),
     },
+    rate_limited: {
+      when: 'the caller (by the userhash of Authorization) made more than RATE_LIMIT_PER_CALLER card requests in RATE_LIMIT_WINDOW_MS; Retry-After and RateLimit-* headers; no upstream is called',
+      example: () =>
+        new RateLimitedError(100, 42, {
+          'RateLimit-Limit': '100',
+          'RateLimit-Remaining': '0',
+          'RateLimit-Reset': '42',
+        }),
+    },
     internal: {
       when: 'a bug; the request id finds it in the logs',
       example: () => toGatewayError(new Error('unexpected')),
@@ -152,6 +162,7 @@ const CARD_ROUTE_CODES: readonly ErrorCode[] = [
   'upstream_forbidden',
   'uri_too_long',
   'throttled',
+  'rate_limited',
   'internal',
   'upstreams_failed',
   'overloaded',
@@ -171,6 +182,18 @@ const ERROR_HEADERS: Readonly<Record<string, { description: string; schema: z.Zo
   Allow: {
     description: 'The methods the path serves',
     schema: z.string(),
+  },
+  'RateLimit-Limit': {
+    description: 'RATE_LIMIT_PER_CALLER: card requests a caller may make per window',
+    schema: z.int().min(1),
+  },
+  'RateLimit-Remaining': {
+    description: 'Card requests the caller has left in this window',
+    schema: z.int().min(0),
+  },
+  'RateLimit-Reset': {
+    description: 'Whole seconds until the window ends',
+    schema: z.int().min(0),
   },
 };
 

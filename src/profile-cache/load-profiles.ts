@@ -9,6 +9,7 @@ import type { ProfileCacheObserver } from './cache-observer.js';
 import { pairKey } from './profile-cache.js';
 import type { PairKey, ProfileCache } from './profile-cache.js';
 import type { PairResult, ProfileLoadsInFlight, SharedLoad } from './profile-loads.js';
+import type { ProfileLeases } from './redis-leases.js';
 
 /** Requested settings of one user; `null` where the profile service left a setting out. */
 export type ProfileValues = ReadonlyMap<ProfileSettingId, string | null>;
@@ -31,6 +32,8 @@ export interface ProfileLoaderOptions {
   readonly inFlight: ProfileLoadsInFlight;
   /** Told of pairs that join a load in flight and of stale serves (metrics); nothing by default. */
   readonly observer?: Pick<ProfileCacheObserver, 'coalesced' | 'staleServed'>;
+  /** Leases that keep replicas from fetching the same pairs at once; absent without Redis. */
+  readonly leases?: ProfileLeases | undefined;
 }
 
 /** Serves profiles from cache and fetches only missing or stale (XUID, setting) pairs. */
@@ -69,7 +72,7 @@ const DEADLINE_PASSED: PartFailure = { kind: 'timeout' };
 
 /** Creates the loader: coalescing in front of the tiered cache and the profile client. */
 export function createProfileLoader(options: ProfileLoaderOptions): ProfileLoader {
-  const { cache, client, fetchDeadlineMs, inFlight } = options;
+  const { cache, client, fetchDeadlineMs, inFlight, leases } = options;
   const observer = options.observer ?? NO_CACHE_OBSERVER;
 
   function release(load: SharedLoad, keys: Iterable<PairKey>): void {
@@ -121,8 +124,38 @@ export function createProfileLoader(options: ProfileLoaderOptions): ProfileLoade
     context: CallContext,
     markLookedUp: () => void,
   ): Promise<void> {
+    const missing = await lookUp(load, pairs);
+    markLookedUp();
+    if (missing.length === 0) return;
+    if (!leases) {
+      await fetchPairs(load, missing, context, undefined);
+      return;
+    }
+    // Another replica may be fetching the same pairs: fetch those whose lease this load takes,
+    // wait for the others' results in Redis, and fetch what they did not bring.
+    const claim = await leases.acquire(
+      missing.map((pair) => pair.key),
+      fetchDeadlineMs,
+    );
+    const held: Pair[] = [];
+    const leasedElsewhere: Pair[] = [];
+    for (const [index, pair] of missing.entries()) {
+      (claim.held[index] === false ? leasedElsewhere : held).push(pair);
+    }
+    await Promise.all([
+      fetchPairs(load, held, context, claim.token),
+      leasedElsewhere.length > 0 ? fetchAfterLeases(leases, load, leasedElsewhere, context) : null,
+    ]);
+  }
+
+  /**
+   * Looks `pairs` up in the cache levels and records what they hold; returns the pairs left to
+   * fetch. Fresh pairs are in L1 now: they are released, so later requests read them there
+   * instead of waiting on fetches.
+   */
+  async function lookUp(load: SharedLoad, pairs: readonly Pair[]): Promise<Pair[]> {
     const cached = await cache.lookup(pairs.map((pair) => pair.key));
-    const missing = new Map<Xuid, Pair[]>();
+    const missing: Pair[] = [];
     const fresh: PairKey[] = [];
     for (const [index, pair] of pairs.entries()) {
       const found = cached[index];
@@ -132,17 +165,50 @@ export function createProfileLoader(options: ProfileLoaderOptions): ProfileLoade
         continue;
       }
       if (found?.state === 'stale') load.stale.set(pair.key, found.value);
-      const own = missing.get(pair.xuid);
-      if (own) own.push(pair);
-      else missing.set(pair.xuid, [pair]);
+      missing.push(pair);
     }
-    // Fresh pairs are in L1 now: later requests read them there instead of waiting on fetches.
     release(load, fresh);
-    markLookedUp();
+    return missing;
+  }
 
-    // One call per distinct set of missing settings, so no fresh pair goes upstream again.
+  /**
+   * Waits for the loads that lease `pairs` elsewhere, for at most half of what is left of the
+   * deadline so that a fetch of its own still fits, then serves what they stored in Redis and
+   * fetches the rest: a holder that failed, hung or died costs a wait, never an answer.
+   */
+  async function fetchAfterLeases(
+    leaseLevel: ProfileLeases,
+    load: SharedLoad,
+    pairs: readonly Pair[],
+    context: CallContext,
+  ): Promise<void> {
+    const startedAtMs = performance.now();
+    const untilMs = startedAtMs + (context.deadlineAtMs - startedAtMs) / 2;
+    const wait = await leaseLevel.waitForRelease(
+      pairs.map((pair) => pair.key),
+      untilMs,
+    );
+    // A Redis that failed the poll would fail the read too: fetch at once instead.
+    const missing = wait === 'unavailable' ? pairs : await lookUp(load, pairs);
+    await fetchPairs(load, missing, context, undefined);
+  }
+
+  /** One profile call per distinct set of missing settings, so no fresh pair goes upstream. */
+  async function fetchPairs(
+    load: SharedLoad,
+    pairs: readonly Pair[],
+    context: CallContext,
+    leaseToken: string | undefined,
+  ): Promise<void> {
+    if (pairs.length === 0) return;
+    const byXuid = new Map<Xuid, Pair[]>();
+    for (const pair of pairs) {
+      const own = byXuid.get(pair.xuid);
+      if (own) own.push(pair);
+      else byXuid.set(pair.xuid, [pair]);
+    }
     const groups = new Map<string, FetchGroup>();
-    for (const [xuid, own] of missing) {
+    for (const [xuid, own] of byXuid) {
       const settings = own.map((pair) => pair.setting);
       const id = settings.join(',');
       const group = groups.get(id);
@@ -153,10 +219,17 @@ export function createProfileLoader(options: ProfileLoaderOptions): ProfileLoade
         groups.set(id, { settings, xuids: [xuid], pairs: [own] });
       }
     }
-    await Promise.all([...groups.values()].map((group) => fetchGroup(load, group, context)));
+    await Promise.all(
+      [...groups.values()].map((group) => fetchGroup(load, group, context, leaseToken)),
+    );
   }
 
-  async function fetchGroup(load: SharedLoad, group: FetchGroup, context: CallContext) {
+  async function fetchGroup(
+    load: SharedLoad,
+    group: FetchGroup,
+    context: CallContext,
+    leaseToken: string | undefined,
+  ) {
     const { xuids, settings } = group;
     const outcome = await client.getProfiles(xuids, settings, context);
     const fetched = outcome.ok ? pickAsked(outcome.value, xuids, settings) : undefined;
@@ -179,7 +252,15 @@ export function createProfileLoader(options: ProfileLoaderOptions): ProfileLoade
     }
     // L1 holds the values once `store` returns, so releasing the pairs afterwards never lets
     // a request in between miss; the shared levels finish in the background.
-    cache.store(toStore).catch(() => undefined);
+    const stored = cache.store(toStore).catch(() => undefined);
+    // The leases go only once Redis holds the values (or the write gave up): a replica that
+    // sees them gone finds the values there, or knows that it must fetch on its own.
+    if (leases && leaseToken !== undefined) {
+      const keys = group.pairs.flatMap((own) => own.map((pair) => pair.key));
+      void stored.then(() => {
+        leases.release(leaseToken, keys);
+      });
+    }
   }
 
   /** Joins loads in flight for `pairs` (when `mayJoin`) and starts one load for the rest. */

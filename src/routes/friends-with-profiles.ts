@@ -9,6 +9,8 @@ import type { FriendCardsDeps } from '../friend-cards/get-friend-cards.js';
 import { parseCallerCredentials } from '../http/caller-credentials.js';
 import type { CallerCredentials } from '../http/caller-credentials.js';
 import type { EventLoopDelayLimit, InFlightLimit, ShedReason } from '../http/load-shedding.js';
+import { enforceRateLimit } from '../http/rate-limit.js';
+import type { CallerRateLimit } from '../http/rate-limit.js';
 import { methodNotAllowed } from '../http/method-not-allowed.js';
 import { requestIdOf } from '../http/request-id.js';
 import { requestTracingOf } from '../http/server-span.js';
@@ -26,6 +28,8 @@ export interface FriendsRouteDeps {
   readonly eventLoopDelay: EventLoopDelayLimit;
   /** Told of every shed request (metrics). */
   readonly onShed?: (reason: ShedReason) => void;
+  /** `RATE_LIMIT_PER_CALLER`; absent when off. */
+  readonly rateLimit?: CallerRateLimit | undefined;
 }
 
 /** `GET /friends-with-profiles`: validate, get the cards, answer JSON that no cache keeps. */
@@ -48,6 +52,8 @@ export function friendsWithProfilesRoutes(deps: FriendsRouteDeps): Router {
       );
     }
     const credentials = parseCallerCredentials(req.headers.authorization);
+    // Counted per caller before the query is read and before any upstream call (API.md §6 rule 4).
+    if (deps.rateLimit) await enforceRateLimit(deps.rateLimit, credentials.userHash, res);
     const request = parseFriendsQuery(req.query, schema);
     noteXuidCount(res, request.xuids.length);
 

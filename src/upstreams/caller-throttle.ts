@@ -14,14 +14,22 @@ export interface CallerThrottleOptions {
  * throttled caller's calls are not sent (they would still count toward its sustain window).
  */
 export interface CallerThrottle {
-  /** Whole seconds `callerId` must still wait before calling `upstream`; 0 when free. */
-  remainingSeconds(upstream: UpstreamName, callerId: string): number;
+  /**
+   * Whole seconds `callerId` must still wait before calling `upstream`; 0 when free. A memory
+   * shared with other replicas answers with a promise when it has to ask them.
+   */
+  remainingSeconds(upstream: UpstreamName, callerId: string): number | Promise<number>;
   /** Records an upstream 429 for `callerId`. */
   record(upstream: UpstreamName, callerId: string, retryAfterSeconds: number): void;
 }
 
+/** The in-process throttle memory, which always answers at once. */
+export interface LocalCallerThrottle extends CallerThrottle {
+  remainingSeconds(upstream: UpstreamName, callerId: string): number;
+}
+
 /** Creates the throttle memory, an LRU of (upstream, caller) → the time it may call again. */
-export function createCallerThrottle(options: CallerThrottleOptions): CallerThrottle {
+export function createCallerThrottle(options: CallerThrottleOptions): LocalCallerThrottle {
   if (!Number.isInteger(options.maxCallers) || options.maxCallers <= 0) {
     throw new TypeError('Cannot create caller throttle: maxCallers must be a positive integer');
   }

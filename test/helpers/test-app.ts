@@ -54,6 +54,8 @@ export interface TestGatewayOptions {
   readonly sharedCacheLevels?: readonly ProfileCacheLevel[];
   /** Reads the event-loop delay (ms) instead of sampling the loop. */
   readonly eventLoopDelay?: () => number;
+  /** False: a Redis gateway without stampede leases. */
+  readonly profileLeases?: boolean;
 }
 
 /** Starts fake upstreams and a gateway app wired to them. Close it in `after`/`t.after`. */
@@ -80,6 +82,7 @@ export async function startTestGateway(options: TestGatewayOptions = {}): Promis
     sharedCacheLevels: options.sharedCacheLevels,
     eventLoopDelay: options.eventLoopDelay,
     processMetrics: false,
+    profileLeases: options.profileLeases,
   });
   const gateway = buildApp(deps);
   return {

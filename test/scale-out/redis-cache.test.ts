@@ -17,6 +17,7 @@ import {
 import type { FakeUpstreams, ProfileBody, Responder } from '../helpers/fake-upstreams.js';
 import { redisServerSkip, startRedisServer } from '../helpers/redis-server.js';
 import type { RedisServer } from '../helpers/redis-server.js';
+import { until } from '../helpers/sharing-gateways.js';
 import {
   AUTHORIZATION,
   DEFAULT_SETTINGS,
@@ -43,19 +44,6 @@ function redisEnv(redis: RedisServer): Record<string, string> {
     PROFILE_CACHE_TTL_MS: String(TTL_MS),
     PROFILE_CACHE_STALE_MS: String(STALE_MS),
   };
-}
-
-/** Polls `condition` every 20 ms until it holds, failing after `timeoutMs`. */
-async function until(
-  condition: () => boolean | Promise<boolean>,
-  what: string,
-  timeoutMs = 5000,
-): Promise<void> {
-  const deadline = performance.now() + timeoutMs;
-  while (!(await condition())) {
-    if (performance.now() > deadline) assert.fail(`${what} within ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
 }
 
 /** What `/readyz` says about Redis. */
@@ -109,7 +97,7 @@ async function startGatewayProcess(
     await upstreams.close();
   });
   const { port } = await gateway.waitForLog('gateway listening');
-  await gateway.waitForLog('redis cache level ok');
+  await gateway.waitForLog('redis ok');
   return { process: gateway, upstreams, base: `http://127.0.0.1:${String(port)}` };
 }
 
@@ -325,7 +313,7 @@ describe(
         profileCallsOfB,
         'after the restart, a profile fetched through A is served by B without a profile call',
       );
-      const stats = a.deps.redis?.stats();
+      const stats = a.deps.sharedCache?.stats();
       assert.ok(
         (stats?.failedReads ?? 0) >= 6,
         'the reads while paused and down counted as misses',
@@ -348,7 +336,11 @@ describe(
 
       assert.deepEqual(cardOf(cardsOf(res), X1).profile, sampleProfile(X1), 'the real profile');
       assert.equal(b.upstreams.callsTo('profile').length, 1, 'garbage is a miss: one profile call');
-      assert.equal(b.deps.redis?.stats().unreadableValues, 4, 'each garbage value was counted');
+      assert.equal(
+        b.deps.sharedCache?.stats().unreadableValues,
+        4,
+        'each garbage value was counted',
+      );
       await until(async () => {
         const dump = await redis.dump();
         return [...garbage.keys()].every((key) => decodeEntry(dump.get(key)?.value) !== undefined);
@@ -361,7 +353,7 @@ describe(
       const right = await sharingGateway(t, redis);
       const wrongUrl = redis.url.replace('hunter2-right', 'hunter2-wrong');
       const wrong = await gatewayFor(t, { env: { ...redisEnv(redis), REDIS_URL: wrongUrl } });
-      await until(() => wrong.logs.some((l) => l.msg === 'redis cache level degraded'), 'refused');
+      await until(() => wrong.logs.some((l) => l.msg === 'redis degraded'), 'refused');
 
       const readyRight = await supertest(right.app).get('/readyz');
       const readyWrong = await supertest(wrong.app).get('/readyz');
@@ -423,7 +415,7 @@ describe(
       assert.equal(readyz.redis, 'ok', "B's /readyz shows Redis ok");
       assert.equal(code, 0, 'B exits 0');
       const messages = b.process.lines.map((line) => (line as { msg?: unknown }).msg);
-      const closedAt = messages.indexOf('redis cache level closed');
+      const closedAt = messages.indexOf('redis closed');
       assert.ok(closedAt > messages.indexOf('draining'), 'Redis is closed after the drain');
       assert.ok(closedAt < messages.indexOf('stopped'), 'and before the process stops');
       assert.equal(await redis.connectedClients(), 1, "only A's connection is left");
@@ -439,7 +431,7 @@ describe(
 
       assert.equal(res.status, 200, 'ready');
       assert.equal('redis' in (res.body as object), false, 'no redis member without REDIS_URL');
-      assert.equal(gw.deps.redis, undefined, 'no Redis level is built');
+      assert.equal(gw.deps.redis, undefined, 'no Redis connection is made');
     });
   },
 );

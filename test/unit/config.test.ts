@@ -36,6 +36,8 @@ const NUMERIC_SETTINGS = [
   'PROFILE_CACHE_STALE_MS',
   'PROFILE_CACHE_MAX_BYTES',
   'REDIS_TIMEOUT_MS',
+  'RATE_LIMIT_PER_CALLER',
+  'RATE_LIMIT_WINDOW_MS',
   'MAX_XUIDS_PER_REQUEST',
   'UPSTREAM_BATCH_SIZE',
   'UPSTREAM_CONNECTIONS',
@@ -75,6 +77,7 @@ describe('loadConfig defaults', () => {
       requests: { deadlineMs: 1000, maxXuids: 100, maxInFlight: 1000, maxEventLoopDelayMs: 1000 },
       profileCache: { ttlMs: 60_000, staleMs: 600_000, maxBytes: 67_108_864 },
       redis: { url: undefined, timeoutMs: 50 },
+      rateLimit: { perCaller: undefined, windowMs: 60_000 },
       server: { headersTimeoutMs: 10_000, shutdownGraceMs: 10_000, shutdownDelayMs: 0 },
     };
     assert.deepEqual(config, expected, 'the defaults of API.md and config/defaults.json apply');
@@ -243,6 +246,30 @@ describe('loadConfig and REDIS_URL', () => {
       assert.ok(!error.message.includes('hunter2'), `no password in it: ${error.message}`);
     });
   }
+});
+
+describe('loadConfig and the rate limit', () => {
+  test('when RATE_LIMIT_PER_CALLER and RATE_LIMIT_WINDOW_MS are set, both are taken', () => {
+    const env = { RATE_LIMIT_PER_CALLER: '3', RATE_LIMIT_WINDOW_MS: '2000' };
+
+    const config = loadConfig(env);
+
+    assert.deepEqual(config.rateLimit, { perCaller: 3, windowMs: 2000 }, 'limit and window');
+  });
+
+  for (const value of ['1500', '999', '0']) {
+    test(`when RATE_LIMIT_WINDOW_MS is '${value}', not whole seconds of at least one, the ConfigError names it`, () => {
+      const error = configErrorOf({ RATE_LIMIT_WINDOW_MS: value });
+
+      assert.ok(error.message.includes('RATE_LIMIT_WINDOW_MS'), `names it: ${error.message}`);
+    });
+  }
+
+  test('when RATE_LIMIT_PER_CALLER is 0, the ConfigError names it: unset is the way to turn it off', () => {
+    const error = configErrorOf({ RATE_LIMIT_PER_CALLER: '0' });
+
+    assert.ok(error.message.includes('RATE_LIMIT_PER_CALLER'), `names it: ${error.message}`);
+  });
 });
 
 describe('loadConfig result', () => {

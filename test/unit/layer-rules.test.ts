@@ -44,6 +44,7 @@ const ROUTES_TYPES = 'routes/ imports only types from config.ts';
 const HTTP = 'http/ imports from src/ only its own folder, call-context.ts';
 const APP = 'app.ts imports from src/ only';
 const SIMULATOR = 'The simulator imports from src/ only its own folder and settings.ts.';
+const REDIS = 'redis/ imports from src/ only its own folder.';
 const GATEWAY_ENTRY = 'A gateway entry file imports from src/ only';
 const METRICS_LIBRARY = 'Only metrics/ knows the metrics library';
 const METRICS = 'metrics/ imports from src/ only its own folder, http/, upstreams/, profile-cache/';
@@ -251,6 +252,28 @@ const FORBIDDEN: [file: string, code: string, message: string][] = [
     "import { loadConfig } from '../config.js';",
     'metrics/ imports only types from config.ts',
   ],
+  [
+    'src/redis/redis-connection.ts',
+    "import type { PairKey } from '../profile-cache/profile-cache.js';",
+    REDIS,
+  ],
+  ['src/redis/redis-keys.ts', "import type { UpstreamName } from '../xbl-vocabulary.js';", REDIS],
+  ['src/redis/redis-connection.ts', "import type { Request } from 'express';", EXPRESS],
+  [
+    'src/upstreams/profile-client.ts',
+    "import type { RedisConnection } from '../redis/redis-connection.js';",
+    CLIENT,
+  ],
+  [
+    'src/routes/friends-with-profiles.ts',
+    "import { callerKey } from '../redis/redis-keys.js';",
+    ROUTES,
+  ],
+  [
+    'src/friend-cards/get-friend-cards.ts',
+    "import type { RedisConnection } from '../redis/redis-connection.js';",
+    FRIEND_CARDS,
+  ],
 ];
 
 /** Each snippet must lint clean, so that the rules stay no broader than STYLE.md. */
@@ -388,6 +411,33 @@ const ALLOWED: [file: string, code: string][] = [
       "import { friendCardSchema } from './friend-cards/friend-card.js';",
       "import { ERROR_CODES } from './errors.js';",
       "import type { Config } from './config.js';",
+    ].join('\n'),
+  ],
+  [
+    'src/redis/redis-connection.ts',
+    [
+      "import { createClient } from '@redis/client';",
+      "import type { Logger } from 'pino';",
+      "import { REDIS_KEYS } from './redis-keys.js';",
+    ].join('\n'),
+  ],
+  [
+    'src/profile-cache/redis-leases.ts',
+    [
+      "import type { RedisConnection } from '../redis/redis-connection.js';",
+      "import { REDIS_KEYS } from '../redis/redis-keys.js';",
+    ].join('\n'),
+  ],
+  [
+    'src/upstreams/shared-caller-throttle.ts',
+    "import { REDIS_KEYS, callerKey } from '../redis/redis-keys.js';",
+  ],
+  [
+    'src/http/rate-limit.ts',
+    [
+      "import { RateLimiterRedis } from 'rate-limiter-flexible';",
+      "import type { RedisConnection } from '../redis/redis-connection.js';",
+      "import { callerKey } from '../redis/redis-keys.js';",
     ].join('\n'),
   ],
   ['src/config.ts', "import { parseSettings } from './settings.js';"],

@@ -10,8 +10,8 @@ import {
   decodeEntry,
   encodeEntry,
   redisKey,
-  withoutPassword,
 } from '../../src/profile-cache/redis-level.js';
+import { createRedisConnection, withoutPassword } from '../../src/redis/redis-connection.js';
 
 /** A logger whose lines are kept in `lines`. */
 function capturingLogger() {
@@ -109,22 +109,36 @@ describe('Redis value codec', () => {
 });
 
 describe('Redis level without a server', () => {
-  test('when the options are unbounded or negative, the level refuses to be created', () => {
+  test('when the options are unbounded or negative, the connection and the level refuse to be created', () => {
     const { logger } = capturingLogger();
-    const base = { url: 'redis://127.0.0.1:1', timeoutMs: 50, lifetimeMs: 1000, logger };
+    const base = { url: 'redis://127.0.0.1:1', timeoutMs: 50, logger };
 
-    assert.throws(() => createRedisLevel({ ...base, timeoutMs: 0 }), TypeError, 'timeout 0');
-    assert.throws(() => createRedisLevel({ ...base, timeoutMs: 1.5 }), TypeError, 'timeout 1.5');
-    assert.throws(() => createRedisLevel({ ...base, lifetimeMs: -1 }), TypeError, 'lifetime -1');
+    assert.throws(() => createRedisConnection({ ...base, timeoutMs: 0 }), TypeError, 'timeout 0');
+    assert.throws(
+      () => createRedisConnection({ ...base, timeoutMs: 1.5 }),
+      TypeError,
+      'timeout 1.5',
+    );
+    const connection = createRedisConnection(base);
+    try {
+      assert.throws(
+        () => createRedisLevel({ connection, lifetimeMs: -1 }),
+        TypeError,
+        'lifetime -1',
+      );
+    } finally {
+      void connection.close();
+    }
   });
 
-  test('when nothing listens at REDIS_URL, reads miss and writes drop at once, the level is degraded, and no password is logged', async (t) => {
+  test('when nothing listens at REDIS_URL, reads miss and writes drop at once, the connection is degraded, and no password is logged', async (t) => {
     const { logger, lines } = capturingLogger();
     const url = `redis://:pa55word-xyz@127.0.0.1:${await closedPort()}`;
-    const level = createRedisLevel({ url, timeoutMs: 50, lifetimeMs: 1000, logger });
-    t.after(() => level.close());
+    const connection = createRedisConnection({ url, timeoutMs: 50, logger });
+    const level = createRedisLevel({ connection, lifetimeMs: 1000 });
+    t.after(() => connection.close());
     const deadline = performance.now() + 2000;
-    while (!lines.some((line) => line.includes('redis cache level degraded'))) {
+    while (!lines.some((line) => line.includes('redis degraded'))) {
       assert.ok(performance.now() < deadline, 'the refused connection is logged within 2 s');
       await new Promise((resolve) => setTimeout(resolve, 10));
     }
@@ -139,7 +153,7 @@ describe('Redis level without a server', () => {
       'every key is a miss',
     );
     assert.ok(elapsedMs < 50, `offline reads and writes fail at once, took ${elapsedMs} ms`);
-    assert.equal(level.state(), 'degraded', 'the level reports itself degraded');
+    assert.equal(connection.state(), 'degraded', 'the connection reports itself degraded');
     assert.deepEqual(
       level.stats(),
       { reads: 1, failedReads: 1, unreadableValues: 0, writes: 1, droppedWrites: 1 },

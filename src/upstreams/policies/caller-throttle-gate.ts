@@ -13,7 +13,9 @@ export function callerThrottleGate(throttle: CallerThrottle): UpstreamPolicy {
     async <T>(request: UpstreamRequest<T>): Promise<UpstreamOutcome<T>> => {
       const { upstream } = request.endpoint;
       const { callerId, logger } = request.context;
-      const waitSeconds = throttle.remainingSeconds(upstream, callerId);
+      const remaining = throttle.remainingSeconds(upstream, callerId);
+      // The local memory answers at once; only a shared one is awaited.
+      const waitSeconds = typeof remaining === 'number' ? remaining : await remaining;
       if (waitSeconds > 0) {
         logger.debug({ upstream, retryAfterSeconds: waitSeconds }, 'upstream call held back');
         return failed({ kind: 'throttled', retryAfterSeconds: waitSeconds });
