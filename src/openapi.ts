@@ -170,7 +170,9 @@ const CARD_ROUTE_CODES: readonly ErrorCode[] = [
 ];
 
 /** Response headers an error can carry, by the name `GatewayError.headers` uses. */
-const ERROR_HEADERS: Readonly<Record<string, { description: string; schema: z.ZodType }>> = {
+const ERROR_HEADERS: Readonly<
+  Record<string, { description: string; schema: z.ZodType; onlySomeCodes?: true }>
+> = {
   'WWW-Authenticate': {
     description: 'The scheme to authenticate with',
     schema: z.literal('XBL3.0'),
@@ -184,16 +186,20 @@ const ERROR_HEADERS: Readonly<Record<string, { description: string; schema: z.Zo
     schema: z.string(),
   },
   'RateLimit-Limit': {
-    description: 'RATE_LIMIT_PER_CALLER: card requests a caller may make per window',
+    description:
+      'RATE_LIMIT_PER_CALLER: card requests a caller may make per window (rate_limited answers, and every answer while the limit is on)',
     schema: z.int().min(1),
+    onlySomeCodes: true,
   },
   'RateLimit-Remaining': {
     description: 'Card requests the caller has left in this window',
     schema: z.int().min(0),
+    onlySomeCodes: true,
   },
   'RateLimit-Reset': {
     description: 'Whole seconds until the window ends',
     schema: z.int().min(0),
+    onlySomeCodes: true,
   },
 };
 
@@ -550,7 +556,12 @@ function problemVariant(code: ErrorCode, error: GatewayError): z.ZodObject {
 function errorHeader(name: string): JsonObject {
   const header = ERROR_HEADERS[name];
   if (header === undefined) throw new TypeError(`Cannot describe the response header '${name}'`);
-  return { description: header.description, required: true, schema: jsonSchemaOf(header.schema) };
+  // The RateLimit-* headers come with one of the two 429 codes only, so the status cannot require them.
+  return {
+    description: header.description,
+    required: header.onlySomeCodes !== true,
+    schema: jsonSchemaOf(header.schema),
+  };
 }
 
 /** `BadRequest` for 400, `TooManyRequests` for 429: the name of a status's response component. */
