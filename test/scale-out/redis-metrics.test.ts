@@ -25,6 +25,12 @@ const ALL_XUIDS = `xuids=${XUIDS.join(',')}`;
 const PAIRS = XUIDS.length * DEFAULT_SETTINGS.length;
 /** The userhash of `AUTHORIZATION`. */
 const CALLER = '7340501866712';
+/**
+ * Generous for Redis on loopback where these tests count operations: a busy machine can hold the
+ * event loop past the default 50 ms, and a timed-out count would move the counters (the outage
+ * test keeps that default).
+ */
+const STEADY_REDIS = { REDIS_TIMEOUT_MS: '500' };
 
 /** Every series a gateway exports with `REDIS_URL` only, each at 0 before any traffic. */
 const REDIS_COUNTERS = [
@@ -105,7 +111,7 @@ describe('Redis and rate limit series without REDIS_URL', () => {
 describe('Redis series at /metrics', { skip: redisServerSkip() }, () => {
   test('when two gateways share Redis, every series is there at 0 first, then counts the L2 hit, the writes, the leases and the rate-limited request', async (t) => {
     const redis = await startRedisServer(t);
-    const env = { RATE_LIMIT_PER_CALLER: '2', RATE_LIMIT_WINDOW_MS: '10000' };
+    const env = { ...STEADY_REDIS, RATE_LIMIT_PER_CALLER: '2', RATE_LIMIT_WINDOW_MS: '10000' };
     const a = await sharingGateway(t, redis, { env });
     const b = await sharingGateway(t, redis, { env });
 
@@ -156,7 +162,9 @@ describe('Redis series at /metrics', { skip: redisServerSkip() }, () => {
     const promtool = requireTool(t, 'promtool');
     if (!promtool) return;
     const redis = await startRedisServer(t);
-    const gw = await sharingGateway(t, redis, { env: { RATE_LIMIT_PER_CALLER: '5' } });
+    const gw = await sharingGateway(t, redis, {
+      env: { ...STEADY_REDIS, RATE_LIMIT_PER_CALLER: '5' },
+    });
     await gw.getCards(ALL_XUIDS).expect(200);
     const { text } = await scrape(gw.app);
 
@@ -209,8 +217,11 @@ describe('Redis series at /metrics', { skip: redisServerSkip() }, () => {
       call.headers.authorization === AUTHORIZATION
         ? { status: 429, headers: { 'retry-after': '30' }, body: {} }
         : emptyPeople(call);
-    const a = await sharingGateway(t, redis, { responders: { social: throttleCaller } });
-    const b = await sharingGateway(t, redis);
+    const a = await sharingGateway(t, redis, {
+      env: STEADY_REDIS,
+      responders: { social: throttleCaller },
+    });
+    const b = await sharingGateway(t, redis, { env: STEADY_REDIS });
 
     await a.getCards(ALL_XUIDS).expect(200);
     await until(
@@ -236,7 +247,7 @@ describe('Redis series at /metrics', { skip: redisServerSkip() }, () => {
 
   test('when Redis holds garbage under the real keys, the bad values are counted and none is a hit', async (t) => {
     const redis = await startRedisServer(t);
-    const gw = await sharingGateway(t, redis);
+    const gw = await sharingGateway(t, redis, { env: STEADY_REDIS });
     const garbage = XUIDS.flatMap((xuid) =>
       DEFAULT_SETTINGS.map((s): [string, string] => [
         redisKey(`${xuid}:${s}`),
