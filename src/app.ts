@@ -149,6 +149,18 @@ export function createDeps(
     maxCallers: MAX_THROTTLED_CALLERS,
     now: options.now,
   });
+  // The users of the one Redis connection, which `/metrics` reads the counters of.
+  const redisUsers = redis && {
+    connection: redis,
+    throttle: createSharedCallerThrottle({ local: localThrottle, connection: redis }),
+    cacheLevel: createRedisLevel({
+      connection: redis,
+      lifetimeMs: config.profileCache.ttlMs + config.profileCache.staleMs,
+      now: options.now,
+    }),
+    leases: options.profileLeases === false ? undefined : createRedisLeases(redis),
+  };
+  const sharedCache = redisUsers?.cacheLevel;
   const { perCaller, windowMs } = config.rateLimit;
   const state: ProcessState = {
     inFlightRequests: createInFlightLimit(config.requests.maxInFlight),
@@ -156,15 +168,13 @@ export function createDeps(
       maxDelayMs: config.requests.maxEventLoopDelayMs,
       observe: options.eventLoopDelay,
     }),
-    callerThrottle: redis
-      ? createSharedCallerThrottle({ local: localThrottle, connection: redis })
-      : localThrottle,
+    callerThrottle: redisUsers?.throttle ?? localThrottle,
     rateLimit:
       perCaller === undefined
         ? undefined
         : createCallerRateLimit({ limit: perCaller, windowMs, redis }),
     profileLoads: createProfileLoadsInFlight(),
-    profileLeases: redis && options.profileLeases !== false ? createRedisLeases(redis) : undefined,
+    profileLeases: redisUsers?.leases,
     circuits: perUpstream(() => createUpstreamCircuit(upstreams.breaker)),
     retryBudgets: perUpstream(() =>
       createRetryBudget({
@@ -174,11 +184,18 @@ export function createDeps(
       }),
     ),
   };
-  // The gauges read the circuits and the cache at scrape time; the cache is built below.
+  const sharedLevels = [
+    ...(options.sharedCacheLevels ?? []),
+    ...(sharedCache ? [sharedCache] : []),
+  ];
+  // The gauges read the circuits, the cache and the Redis users' counters at scrape time; the
+  // cache is built below.
   const metrics = createGatewayMetrics({
     processMetrics: options.processMetrics ?? true,
     circuitStates: () => circuitStates(state),
     cacheSize: () => cache.size(),
+    sharedCacheLevels: sharedLevels.length,
+    scaleOut: { redis: redisUsers, rateLimit: state.rateLimit },
   });
   const clientOptions = (upstream: UpstreamName, baseUrl: string) => ({
     baseUrl,
@@ -201,16 +218,9 @@ export function createDeps(
   const social = createSocialClient(clientOptions('social', upstreams.socialUrl));
   const profile = createProfileClient(clientOptions('profile', upstreams.profileUrl));
   const privacy = createPrivacyClient(clientOptions('privacy', upstreams.privacyUrl));
-  const sharedCache =
-    redis &&
-    createRedisLevel({
-      connection: redis,
-      lifetimeMs: config.profileCache.ttlMs + config.profileCache.staleMs,
-      now: options.now,
-    });
   const cache = createProfileCache({
     ...config.profileCache,
-    sharedLevels: [...(options.sharedCacheLevels ?? []), ...(sharedCache ? [sharedCache] : [])],
+    sharedLevels,
     now: options.now,
     observer: metrics.cache,
   });

@@ -5,6 +5,8 @@ import type { HttpRequestObserver } from '../http/request-metrics.js';
 import type { ProfileCacheObserver } from '../profile-cache/cache-observer.js';
 import type { ProfileCacheSize } from '../profile-cache/memory-level.js';
 import { CALL_OUTCOMES } from '../upstreams/policies/metrics.js';
+import { registerScaleOutMetrics } from './scale-out-metrics.js';
+import type { ScaleOutSources } from './scale-out-metrics.js';
 import type { CallOutcome, UpstreamCallObserver } from '../upstreams/policies/metrics.js';
 import type { CircuitStateName } from '../upstreams/upstream-circuit.js';
 import type { UpstreamName } from '../xbl-vocabulary.js';
@@ -31,6 +33,10 @@ export interface GatewayMetricsOptions {
   readonly circuitStates: () => Readonly<Record<UpstreamName, CircuitStateName>>;
   /** Size of the in-process profile cache level. */
   readonly cacheSize: () => ProfileCacheSize;
+  /** Profile cache levels behind L1 (Redis among them): their hits are exported at 0 from the start. */
+  readonly sharedCacheLevels?: number;
+  /** Redis and the rate limit, whose counters are read at scrape time; absent parts export nothing. */
+  readonly scaleOut?: ScaleOutSources;
 }
 
 /**
@@ -71,7 +77,8 @@ export function createGatewayMetrics(options: GatewayMetricsOptions): GatewayMet
 
   const http = httpMetrics(registers);
   const upstream = upstreamMetrics(registers, options.circuitStates);
-  const cache = cacheMetrics(registers, options.cacheSize);
+  const cache = cacheMetrics(registers, options.cacheSize, options.sharedCacheLevels ?? 0);
+  registerScaleOutMetrics(registers, options.scaleOut ?? {});
   const shedTotal = new Counter({
     name: 'http_requests_shed_total',
     help: 'Card requests answered 503 overloaded without any upstream call, by reason',
@@ -220,6 +227,7 @@ function upstreamMetrics(
 function cacheMetrics(
   registers: Registry[],
   cacheSize: GatewayMetricsOptions['cacheSize'],
+  sharedLevels: number,
 ): ProfileCacheObserver {
   const counter = (name: string, help: string) => {
     const metric = new Counter({ name, help, registers });
@@ -271,7 +279,7 @@ function cacheMetrics(
     if (!series) hitsAt[depth] = series = hits.labels(`L${String(depth + 1)}`);
     return series;
   };
-  hitsOf(0).inc(0);
+  for (let depth = 0; depth <= sharedLevels; depth++) hitsOf(depth).inc(0);
 
   return {
     hits: (depth, count) => {

@@ -21,6 +21,12 @@ const CONNECT_TIMEOUT_MS = 1000;
 /** What `/readyz` shows for Redis (API.md §4): `degraded` when down or its last operation failed. */
 export type RedisState = 'ok' | 'degraded';
 
+/** Counters of the connection, for tests and metrics. */
+export interface RedisConnectionStats {
+  /** Operations of any user, and health-check pings, that timed out or failed. */
+  readonly failures: number;
+}
+
 /** Options of the Redis connection. */
 export interface RedisConnectionOptions {
   /** `redis://` or `rediss://` URL; it may hold a password, so it is never logged. */
@@ -73,6 +79,7 @@ export interface RedisConnection {
   succeeded(): void;
   /** Reports an operation that timed out or failed. */
   failed(error: unknown): void;
+  stats(): RedisConnectionStats;
   /** Stops the health check and closes the connection, waiting at most `timeoutMs`. */
   close(): Promise<void>;
 }
@@ -93,6 +100,7 @@ export function createRedisConnection(options: RedisConnectionOptions): RedisCon
   const commands = bounded(client, timeoutMs);
 
   let lastFailed = false;
+  let failures = 0;
   let reported: RedisState | 'connecting' = 'connecting';
   let isClosed = false;
   const state = (): RedisState => (client.isReady && !lastFailed ? 'ok' : 'degraded');
@@ -109,6 +117,7 @@ export function createRedisConnection(options: RedisConnectionOptions): RedisCon
     if (reported !== 'ok') report();
   }
   function failed(error: unknown): void {
+    failures++;
     lastFailed = true;
     report(error);
   }
@@ -134,6 +143,7 @@ export function createRedisConnection(options: RedisConnectionOptions): RedisCon
     state,
     succeeded,
     failed,
+    stats: () => ({ failures }),
     async close() {
       isClosed = true;
       clearInterval(healthCheck);

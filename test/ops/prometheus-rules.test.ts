@@ -14,6 +14,7 @@ const ALERTS = [
   'FriendCardGatewayCacheHitRatioFalling',
   'FriendCardGatewayShedding',
   'FriendCardGatewayTargetDown',
+  'FriendCardGatewayRedisDegraded',
 ];
 
 test('when promtool checks deploy/prometheus/rules.yml, every rule is valid', async (t) => {
@@ -23,7 +24,7 @@ test('when promtool checks deploy/prometheus/rules.yml, every rule is valid', as
   const result = await run(promtool, ['check', 'rules', 'rules.yml'], { cwd: RULES_DIR });
 
   assert.equal(result.code, 0, `promtool check rules passes: ${result.stdout}${result.stderr}`);
-  assert.match(result.stdout, /SUCCESS: 13 rules found/, 'seven recording rules and six alerts');
+  assert.match(result.stdout, /SUCCESS: 14 rules found/, 'seven recording rules and seven alerts');
 });
 
 test('when promtool runs deploy/prometheus/rules.test.yml, every alert and recording test passes', async (t) => {

@@ -20,11 +20,26 @@ function firstCells(header: string): string[] {
   return cells;
 }
 
-test('docs/metrics.md lists exactly the metrics the gateway registers, process metrics aside', async () => {
+/** Counters that stay at zero, for a registry with every scale-out part. */
+const zeros = <K extends string>(...names: K[]) => ({
+  stats: () => Object.fromEntries(names.map((name) => [name, 0])) as Record<K, number>,
+});
+
+test('docs/metrics.md lists exactly the metrics the gateway registers with Redis and the rate limit, process metrics aside', async () => {
   const metrics = createGatewayMetrics({
     processMetrics: false,
     circuitStates: () => ({ social: 'closed', profile: 'closed', privacy: 'closed' }),
     cacheSize: () => ({ entries: 0, bytes: 0 }),
+    sharedCacheLevels: 1,
+    scaleOut: {
+      redis: {
+        connection: { state: () => 'ok', ...zeros('failures') },
+        cacheLevel: zeros('reads', 'failedReads', 'unreadableValues', 'writes', 'droppedWrites'),
+        leases: zeros('taken', 'contended', 'released', 'timedOut', 'unavailable'),
+        throttle: zeros('reads', 'heldByShared', 'unavailable', 'writes'),
+      },
+      rateLimit: zeros('counted', 'refused', 'countedLocally'),
+    },
   });
 
   const registered = (await metrics.registry.getMetricsAsJSON()).map((metric) => metric.name);
