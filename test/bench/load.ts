@@ -1,5 +1,6 @@
 // What `npm run bench` sends and how it measures: request streams (hot pool, cold XUIDs, rotating
-// callers), one autocannon run with exact per-response latencies, and direct upstream timing.
+// callers), one autocannon run with exact per-response latencies (against one target or split
+// over several), direct upstream timing, and one-at-a-time requests alternating over replicas.
 import autocannon from 'autocannon';
 import { Pool } from 'undici';
 import type { Population } from '../../src/simulator/population.js';
@@ -43,9 +44,15 @@ export function cardsPath(xuids: readonly string[]): string {
 
 /**
  * Lists of `perRequest` distinct XUIDs drawn Zipf-like from the hot pool (rank k has weight
- * 1/k^s), the same for every run so gateway and baseline get identical work.
+ * 1/k^s), the same for every run so gateway and baseline get identical work. The pool is the
+ * population's `HOT_POOL_SIZE` XUIDs from index `from` (by default its first ones).
  */
-export function hotLists(population: Population, perRequest: number, seed = 7): string[][] {
+export function hotLists(
+  population: Population,
+  perRequest: number,
+  seed = 7,
+  from = 0,
+): string[][] {
   const weights = Array.from({ length: HOT_POOL_SIZE }, (_, k) => 1 / (k + 1) ** ZIPF_S);
   const total = weights.reduce((sum, w) => sum + w, 0);
   const cumulative: number[] = [];
@@ -63,7 +70,7 @@ export function hotLists(population: Population, perRequest: number, seed = 7): 
     }
     return low;
   };
-  const pool = Array.from({ length: HOT_POOL_SIZE }, (_, index) => population.xuidAt(index));
+  const pool = Array.from({ length: HOT_POOL_SIZE }, (_, index) => population.xuidAt(from + index));
   return Array.from({ length: HOT_LIST_COUNT }, () => {
     const picked = new Set<number>();
     while (picked.size < perRequest) picked.add(draw());
@@ -143,6 +150,8 @@ export interface RunMeasure {
   readonly p50: number;
   readonly p99: number;
   readonly mean: number;
+  /** With several targets only: 2xx answers each target gave, in the order of the targets. */
+  readonly okPerTarget?: readonly number[];
 }
 
 /** Nearest-rank percentile of sorted values. */
@@ -176,25 +185,39 @@ export function stopLoad(): void {
   current?.stop();
 }
 
-/** Drives `baseUrl` with `stream` over `connections` keep-alive connections for `durationS`. */
+/**
+ * Drives `baseUrl` with `stream` over `connections` keep-alive connections for `durationS`.
+ * Several URLs split the connections round-robin (autocannon gives connection i the target
+ * i mod n), so with a multiple of n connections each target gets the same share, interleaved.
+ */
 export async function runLoad(
-  baseUrl: string,
+  baseUrl: string | readonly string[],
   stream: RequestStream,
   connections: number,
   durationS: number,
 ): Promise<RunMeasure> {
+  const targets = typeof baseUrl === 'string' ? [baseUrl] : baseUrl;
+  if (connections % targets.length !== 0) {
+    throw new TypeError(
+      `Cannot split ${connections} connections evenly over ${targets.length} targets`,
+    );
+  }
   const durations: number[] = [];
+  const okPerTarget = targets.map(() => 0);
+  const targetOf = new Map<unknown, number>();
   let nextConnection = 0;
   const result = await new Promise<autocannon.Result>((resolve, reject) => {
     const instance = autocannon(
       {
-        url: baseUrl,
+        // autocannon's README: "More than one URL is allowed"; its type names only a string.
+        url: (typeof baseUrl === 'string' ? baseUrl : [...baseUrl]) as string,
         connections,
         duration: durationS,
         timeout: REQUEST_TIMEOUT_S,
         // Each connection gets its own request sequence, hence its own callers.
         setupClient(client) {
           const connection = nextConnection++;
+          targetOf.set(client, connection % targets.length);
           let n = 0;
           client.setRequests([
             {
@@ -218,8 +241,12 @@ export async function runLoad(
       },
     );
     current = instance;
-    instance.on('response', (_client, statusCode, _bytes, responseTime) => {
-      if (statusCode >= 200 && statusCode < 300) durations.push(responseTime);
+    instance.on('response', (client, statusCode, _bytes, responseTime) => {
+      if (statusCode >= 200 && statusCode < 300) {
+        durations.push(responseTime);
+        const target = targetOf.get(client);
+        if (target !== undefined) okPerTarget[target]! += 1;
+      }
     });
   });
   const statusCodes: Record<string, number> = {};
@@ -234,6 +261,7 @@ export async function runLoad(
     errors: result.errors,
     timeouts: result.timeouts,
     statusCodes,
+    ...(targets.length > 1 ? { okPerTarget } : {}),
   });
 }
 
@@ -287,5 +315,64 @@ export async function timeDirect(
     errors,
     timeouts: 0,
     statusCodes,
+  });
+}
+
+/**
+ * Sends `stream`'s requests one at a time for `durationS`, request n to target n mod the number
+ * of targets (one keep-alive undici connection each), and times each answer: the latency of a
+ * request with nothing else in flight, split exactly evenly over replicas.
+ */
+export async function timeRoundRobin(
+  baseUrls: readonly string[],
+  stream: RequestStream,
+  durationS: number,
+): Promise<RunMeasure> {
+  const pools = baseUrls.map((url) => new Pool(url, { connections: 1 }));
+  const durations: number[] = [];
+  const statusCodes: Record<string, number> = {};
+  const okPerTarget = baseUrls.map(() => 0);
+  let errors = 0;
+  let sent = 0;
+  const startedAt = performance.now();
+  const endAt = startedAt + durationS * 1000;
+  try {
+    while (performance.now() < endAt) {
+      const target = sent % pools.length;
+      const next = stream(0, 1, sent);
+      sent += 1;
+      const requestStartedAt = performance.now();
+      try {
+        const { statusCode, body } = await pools[target]!.request({
+          method: 'GET',
+          path: next.path,
+          headers: { authorization: next.authorization },
+          headersTimeout: REQUEST_TIMEOUT_S * 1000,
+          bodyTimeout: REQUEST_TIMEOUT_S * 1000,
+        });
+        await body.text();
+        const elapsed = performance.now() - requestStartedAt;
+        statusCodes[statusCode] = (statusCodes[statusCode] ?? 0) + 1;
+        if (statusCode >= 200 && statusCode < 300) {
+          durations.push(elapsed);
+          okPerTarget[target]! += 1;
+        }
+      } catch {
+        errors += 1;
+      }
+    }
+  } finally {
+    await Promise.all(pools.map((pool) => pool.close()));
+  }
+  const ok = durations.length;
+  return summarise(durations, {
+    durationS: (performance.now() - startedAt) / 1000,
+    sent,
+    ok,
+    non2xx: sent - ok - errors,
+    errors,
+    timeouts: 0,
+    statusCodes,
+    ...(baseUrls.length > 1 ? { okPerTarget } : {}),
   });
 }
