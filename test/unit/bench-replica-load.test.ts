@@ -1,0 +1,133 @@
+import { describe, test } from 'node:test';
+import type { TestContext } from 'node:test';
+import assert from 'node:assert/strict';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { runLoad, timeRoundRobin } from '../bench/load.js';
+import type { RequestStream, RunMeasure } from '../bench/load.js';
+import { redisColdCostMs, splitOf, summariseReplicaRounds } from '../bench/replica-report.js';
+import type { ReplicaRound } from '../bench/replica-report.js';
+
+/** A loopback server answering 200 after `delayMs`, recording the paths it was asked for. */
+async function recordingServer(t: TestContext, delayMs = 0) {
+  const paths: string[] = [];
+  const server = createServer((req, res) => {
+    paths.push(req.url ?? '');
+    setTimeout(() => res.end('{}'), delayMs);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.after(() => {
+    server.closeAllConnections();
+    server.close();
+  });
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, paths };
+}
+
+const numbered: RequestStream = (connection, _connections, n) => ({
+  path: `/r?c=${connection}&n=${n}`,
+  authorization: 'XBL3.0 x=1;token',
+});
+
+/** A run record with the given latencies and profile calls per request. */
+function run(p50: number, p99: number, profile: number, okPerTarget?: number[]) {
+  const measure: RunMeasure = {
+    durationS: 1,
+    sent: 100,
+    ok: 100,
+    non2xx: 0,
+    errors: 0,
+    timeouts: 0,
+    statusCodes: { 200: 100 },
+    reqPerS: 100,
+    p50,
+    p99,
+    mean: p50,
+    ...(okPerTarget === undefined ? {} : { okPerTarget }),
+  };
+  return { ...measure, upstreamCallsPerRequest: { social: 1, profile, privacy: 1 } };
+}
+
+describe('replica bench load', () => {
+  test('when one request is timed at a time over two replicas, they alternate and share evenly', async (t) => {
+    const first = await recordingServer(t);
+    const second = await recordingServer(t);
+
+    const measured = await timeRoundRobin([first.url, second.url], numbered, 0.3);
+
+    assert.ok(measured.ok > 10, `many answers in 0.3 s (got ${measured.ok})`);
+    assert.equal(measured.ok, measured.sent, 'every request answered 200');
+    assert.ok(
+      first.paths.every((path, i) => path.endsWith(`&n=${2 * i}`)),
+      `replica 1 got the even requests, in order: ${first.paths.slice(0, 5).join(' ')}`,
+    );
+    assert.ok(
+      second.paths.every((path, i) => path.endsWith(`&n=${2 * i + 1}`)),
+      `replica 2 got the odd requests, in order: ${second.paths.slice(0, 5).join(' ')}`,
+    );
+    assert.ok(
+      Math.abs(first.paths.length - second.paths.length) <= 1,
+      'the two counts differ by at most one',
+    );
+    assert.deepEqual(
+      measured.okPerTarget,
+      [first.paths.length, second.paths.length],
+      'answers per replica as the servers counted them',
+    );
+  });
+
+  test('when autocannon drives two targets, connections alternate and answers are counted per target', async (t) => {
+    const first = await recordingServer(t, 2);
+    const second = await recordingServer(t, 2);
+
+    const measured = await runLoad([first.url, second.url], numbered, 4, 1);
+
+    const connectionsOf = (paths: string[]) =>
+      [...new Set(paths.map((path) => /c=(\d+)/.exec(path)?.[1]))].sort();
+    assert.deepEqual(connectionsOf(first.paths), ['0', '2'], 'even connections go to target 1');
+    assert.deepEqual(connectionsOf(second.paths), ['1', '3'], 'odd connections go to target 2');
+    const [okFirst = 0, okSecond = 0] = measured.okPerTarget ?? [];
+    assert.equal(okFirst + okSecond, measured.ok, 'per-target answers add up to all answers');
+    assert.ok(
+      Math.abs(okFirst - okSecond) <= 0.1 * measured.ok,
+      `equal servers get about equal shares (${okFirst} / ${okSecond})`,
+    );
+  });
+
+  test('when connections cannot be split evenly over the targets, the run is refused', async () => {
+    await assert.rejects(
+      runLoad(['http://127.0.0.1:1', 'http://127.0.0.1:2'], numbered, 3, 1),
+      /Cannot split 3 connections evenly over 2 targets/,
+      'an uneven split is a TypeError before any request',
+    );
+  });
+});
+
+describe('replica bench report', () => {
+  test('when rounds are summarised, per-replica answers add up and Redis cost pairs rounds', () => {
+    const without: ReplicaRound[] = [
+      { hot: run(10, 30, 0.4, [60, 40]), cold: run(9, 20, 1) },
+      { hot: run(12, 32, 0.3, [50, 50]), cold: run(10, 40, 1) },
+    ];
+    const withRedis: ReplicaRound[] = [
+      { hot: run(11, 31, 0, [50, 50]), cold: run(12, 25, 1), redisStates: ['ok', 'ok'] },
+      { hot: run(11, 31, 0.02, [50, 50]), cold: run(14, 30, 1), redisStates: ['ok', 'degraded'] },
+    ];
+
+    const a = summariseReplicaRounds('without Redis', without);
+    const b = summariseReplicaRounds('with Redis', withRedis);
+
+    assert.deepEqual(a.hotOkPerReplica, [110, 90], 'hot answers per replica summed over rounds');
+    assert.equal(splitOf(a.hotOkPerReplica), '55 / 45 %', 'the split in whole per cent');
+    assert.ok(
+      Math.abs(a.hot.upstreamCallsPerRequest.profile - 0.35) < 1e-9,
+      'median profile calls',
+    );
+    assert.equal(b.roundsWithRedisDegraded, 1, 'one round ended with a replica degraded');
+    assert.deepEqual(
+      redisColdCostMs([a, b]),
+      { p50: 3.5, p99: -2.5 },
+      'cold p50/p99 with Redis minus without, round by round, median',
+    );
+    assert.equal(redisColdCostMs([a]), undefined, 'no Redis configuration, no cost');
+  });
+});
