@@ -1,6 +1,6 @@
 // What `npm run bench` sends and how it measures: request streams (hot pool, cold XUIDs, rotating
-// callers), one autocannon run with exact per-response latencies (against one target or split
-// over several), direct upstream timing, and one-at-a-time requests alternating over replicas.
+// callers), one autocannon run with exact per-response latencies, direct upstream timing, and
+// closed-loop requests alternating over replicas.
 import autocannon from 'autocannon';
 import { Pool } from 'undici';
 import type { Population } from '../../src/simulator/population.js';
@@ -150,7 +150,7 @@ export interface RunMeasure {
   readonly p50: number;
   readonly p99: number;
   readonly mean: number;
-  /** With several targets only: 2xx answers each target gave, in the order of the targets. */
+  /** With several targets (timeRoundRobin) only: 2xx answers of each, in the targets' order. */
   readonly okPerTarget?: readonly number[];
 }
 
@@ -185,39 +185,25 @@ export function stopLoad(): void {
   current?.stop();
 }
 
-/**
- * Drives `baseUrl` with `stream` over `connections` keep-alive connections for `durationS`.
- * Several URLs split the connections round-robin (autocannon gives connection i the target
- * i mod n), so with a multiple of n connections each target gets the same share, interleaved.
- */
+/** Drives `baseUrl` with `stream` over `connections` keep-alive connections for `durationS`. */
 export async function runLoad(
-  baseUrl: string | readonly string[],
+  baseUrl: string,
   stream: RequestStream,
   connections: number,
   durationS: number,
 ): Promise<RunMeasure> {
-  const targets = typeof baseUrl === 'string' ? [baseUrl] : baseUrl;
-  if (connections % targets.length !== 0) {
-    throw new TypeError(
-      `Cannot split ${connections} connections evenly over ${targets.length} targets`,
-    );
-  }
   const durations: number[] = [];
-  const okPerTarget = targets.map(() => 0);
-  const targetOf = new Map<unknown, number>();
   let nextConnection = 0;
   const result = await new Promise<autocannon.Result>((resolve, reject) => {
     const instance = autocannon(
       {
-        // autocannon's README: "More than one URL is allowed"; its type names only a string.
-        url: (typeof baseUrl === 'string' ? baseUrl : [...baseUrl]) as string,
+        url: baseUrl,
         connections,
         duration: durationS,
         timeout: REQUEST_TIMEOUT_S,
         // Each connection gets its own request sequence, hence its own callers.
         setupClient(client) {
           const connection = nextConnection++;
-          targetOf.set(client, connection % targets.length);
           let n = 0;
           client.setRequests([
             {
@@ -241,12 +227,8 @@ export async function runLoad(
       },
     );
     current = instance;
-    instance.on('response', (client, statusCode, _bytes, responseTime) => {
-      if (statusCode >= 200 && statusCode < 300) {
-        durations.push(responseTime);
-        const target = targetOf.get(client);
-        if (target !== undefined) okPerTarget[target]! += 1;
-      }
+    instance.on('response', (_client, statusCode, _bytes, responseTime) => {
+      if (statusCode >= 200 && statusCode < 300) durations.push(responseTime);
     });
   });
   const statusCodes: Record<string, number> = {};
@@ -261,7 +243,6 @@ export async function runLoad(
     errors: result.errors,
     timeouts: result.timeouts,
     statusCodes,
-    ...(targets.length > 1 ? { okPerTarget } : {}),
   });
 }
 
@@ -319,16 +300,18 @@ export async function timeDirect(
 }
 
 /**
- * Sends `stream`'s requests one at a time for `durationS`, request n to target n mod the number
- * of targets (one keep-alive undici connection each), and times each answer: the latency of a
- * request with nothing else in flight, split exactly evenly over replicas.
+ * Drives `baseUrls` with `stream` for `durationS` from `concurrency` closed-loop workers, each
+ * sending one request at a time and alternating targets (worker w's k-th request goes to target
+ * (w + k) mod n), so the targets share the requests evenly, interleaved, whatever their speed —
+ * as a round-robin load balancer would. Keep-alive undici Pools, one per target; exact latencies.
  */
 export async function timeRoundRobin(
   baseUrls: readonly string[],
   stream: RequestStream,
   durationS: number,
+  concurrency = 1,
 ): Promise<RunMeasure> {
-  const pools = baseUrls.map((url) => new Pool(url, { connections: 1 }));
+  const pools = baseUrls.map((url) => new Pool(url, { connections: concurrency }));
   const durations: number[] = [];
   const statusCodes: Record<string, number> = {};
   const okPerTarget = baseUrls.map(() => 0);
@@ -336,10 +319,10 @@ export async function timeRoundRobin(
   let sent = 0;
   const startedAt = performance.now();
   const endAt = startedAt + durationS * 1000;
-  try {
-    while (performance.now() < endAt) {
-      const target = sent % pools.length;
-      const next = stream(0, 1, sent);
+  async function work(worker: number): Promise<void> {
+    for (let k = 0; performance.now() < endAt; k += 1) {
+      const target = (worker + k) % pools.length;
+      const next = stream(worker, concurrency, k);
       sent += 1;
       const requestStartedAt = performance.now();
       try {
@@ -361,6 +344,9 @@ export async function timeRoundRobin(
         errors += 1;
       }
     }
+  }
+  try {
+    await Promise.all(Array.from({ length: concurrency }, (_, worker) => work(worker)));
   } finally {
     await Promise.all(pools.map((pool) => pool.close()));
   }

@@ -138,7 +138,7 @@ export function formatReplicaReport(report: ReplicaReport): string {
     markdownTable(
       [
         'configuration',
-        `hot req/s (${report.hotConnections} conn)`,
+        `hot req/s (${report.hotConnections} in flight)`,
         'hot p50 / p99 ms',
         'hot profile calls per request',
         'hot upstream calls per request (social / profile / privacy)',
@@ -165,7 +165,8 @@ export function formatReplicaReport(report: ReplicaReport): string {
     .join(' ');
   out.push(
     '',
-    `- Hot: ${report.hotConnections} connections split round-robin over the ${n} replicas, 10 ` +
+    `- Hot: ${report.hotConnections} requests in flight, split round-robin request by request ` +
+      `over the ${n} replicas, 10 ` +
       `XUIDs per request drawn Zipf-like from a pool of 1,000 that is new in every round and was ` +
       `loaded through replica 1 alone just before; without Redis the other replicas fetch it ` +
       `again, so their share of profile calls falls as they fill and depends on the run's length.`,

@@ -7,7 +7,9 @@
 // 5 ms, a population of 1,000,000), redis-server (free port, temporary directory, nothing saved;
 // left out, loudly, when it is not installed) and n gateways per configuration. Every round runs,
 // per configuration in turn: a new hot pool loaded through replica 1, the hot load split
-// round-robin over the replicas, then cold requests one at a time alternating over them.
+// round-robin over the replicas request by request (as a balancer would, not connection by
+// connection: autocannon binds a connection to one target, and then each replica's share follows
+// its share of the CPU), then cold requests one at a time alternating over them.
 import { isDeepStrictEqual } from 'node:util';
 import { createPopulation } from '../../src/simulator/population.js';
 import type { Population } from '../../src/simulator/population.js';
@@ -29,7 +31,6 @@ import {
   HOT_POOL_SIZE,
   hotLists,
   hotStream,
-  runLoad,
   timeRoundRobin,
 } from './load.js';
 import type { RequestStream, RunMeasure } from './load.js';
@@ -44,7 +45,7 @@ import type { RunRecord, UpstreamName } from './report.js';
 import { startRedis, startService } from './services.js';
 import type { Service } from './services.js';
 
-/** Connections of the hot load, made a multiple of the replica count so the split is even. */
+/** Closed-loop workers of the hot load, as the hot scenario's 32 connections. */
 const HOT_CONNECTIONS = 32;
 const XUIDS_PER_REQUEST = 10;
 const POPULATION_SIZE = 1_000_000;
@@ -175,14 +176,13 @@ async function runRound(
   const label = (what: string) =>
     `${isWarmUp ? 'warm-up' : `round ${round}/${options.rounds}`} ${c.name} ${what}`;
   const urls = c.gateways.map((gateway) => gateway.url);
-  const connections = Math.floor(HOT_CONNECTIONS / urls.length) * urls.length;
   const stream = hotStream(hotLists(population, XUIDS_PER_REQUEST, 7, hotPoolFrom(round)));
 
   await warmCache(c.gateways[0]!, population, hotPoolFrom(round));
   // Lets replica 1's writes to Redis land and its leases go before the others ask.
   await sleep(SETTLE_MS);
   const hot = await withCalls(label('hot'), simulator, () =>
-    runLoad(urls, stream, connections, durationS),
+    timeRoundRobin(urls, stream, durationS, HOT_CONNECTIONS),
   );
   const redisStates: string[] = [];
   for (const gateway of c.gateways) {
@@ -294,7 +294,7 @@ export async function runReplicas(
       }
     }
     return {
-      hotConnections: Math.floor(HOT_CONNECTIONS / options.replicas) * options.replicas,
+      hotConnections: HOT_CONNECTIONS,
       redisServer: hasRedis,
       configurations: configurations.map((c) => summariseReplicaRounds(c.name, c.rounds)),
       ...(sampleMismatch === undefined ? {} : { sampleMismatch }),
