@@ -52,9 +52,9 @@ describe('replica bench load', () => {
     const first = await recordingServer(t);
     const second = await recordingServer(t);
 
-    const measured = await timeRoundRobin([first.url, second.url], numbered, 0.3);
+    const measured = await timeRoundRobin([first.url, second.url], numbered, 1);
 
-    assert.ok(measured.ok > 10, `many answers in 0.3 s (got ${measured.ok})`);
+    assert.ok(measured.ok >= 4, `several answers in 1 s (got ${measured.ok})`);
     assert.equal(measured.ok, measured.sent, 'every request answered 200');
     assert.ok(
       first.paths.every((path, i) => path.endsWith(`&n=${2 * i}`)),
@@ -79,11 +79,11 @@ describe('replica bench load', () => {
     const slow = await recordingServer(t, 20);
     const fast = await recordingServer(t, 0);
 
-    const measured = await timeRoundRobin([slow.url, fast.url], numbered, 0.5, 4);
+    const measured = await timeRoundRobin([slow.url, fast.url], numbered, 1, 4);
 
     const [okSlow = 0, okFast = 0] = measured.okPerTarget ?? [];
     assert.equal(okSlow + okFast, measured.ok, 'per-target answers add up to all answers');
-    assert.ok(okSlow > 10, `the slow replica answered many (${okSlow})`);
+    assert.ok(okSlow >= 4, `the slow replica answered several (${okSlow})`);
     assert.ok(
       Math.abs(okSlow - okFast) <= 4,
       `each of 4 workers alternates, so the shares differ by at most 4 (${okSlow} / ${okFast})`,
