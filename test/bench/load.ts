@@ -1,5 +1,6 @@
 // What `npm run bench` sends and how it measures: request streams (hot pool, cold XUIDs, rotating
-// callers), one autocannon run with exact per-response latencies, and direct upstream timing.
+// callers), one autocannon run with exact per-response latencies, direct upstream timing, and
+// closed-loop requests alternating over replicas.
 import autocannon from 'autocannon';
 import { Pool } from 'undici';
 import type { Population } from '../../src/simulator/population.js';
@@ -43,9 +44,15 @@ export function cardsPath(xuids: readonly string[]): string {
 
 /**
  * Lists of `perRequest` distinct XUIDs drawn Zipf-like from the hot pool (rank k has weight
- * 1/k^s), the same for every run so gateway and baseline get identical work.
+ * 1/k^s), the same for every run so gateway and baseline get identical work. The pool is the
+ * population's `HOT_POOL_SIZE` XUIDs from index `from` (by default its first ones).
  */
-export function hotLists(population: Population, perRequest: number, seed = 7): string[][] {
+export function hotLists(
+  population: Population,
+  perRequest: number,
+  seed = 7,
+  from = 0,
+): string[][] {
   const weights = Array.from({ length: HOT_POOL_SIZE }, (_, k) => 1 / (k + 1) ** ZIPF_S);
   const total = weights.reduce((sum, w) => sum + w, 0);
   const cumulative: number[] = [];
@@ -63,7 +70,7 @@ export function hotLists(population: Population, perRequest: number, seed = 7): 
     }
     return low;
   };
-  const pool = Array.from({ length: HOT_POOL_SIZE }, (_, index) => population.xuidAt(index));
+  const pool = Array.from({ length: HOT_POOL_SIZE }, (_, index) => population.xuidAt(from + index));
   return Array.from({ length: HOT_LIST_COUNT }, () => {
     const picked = new Set<number>();
     while (picked.size < perRequest) picked.add(draw());
@@ -143,6 +150,8 @@ export interface RunMeasure {
   readonly p50: number;
   readonly p99: number;
   readonly mean: number;
+  /** With several targets (timeRoundRobin) only: 2xx answers of each, in the targets' order. */
+  readonly okPerTarget?: readonly number[];
 }
 
 /** Nearest-rank percentile of sorted values. */
@@ -287,5 +296,69 @@ export async function timeDirect(
     errors,
     timeouts: 0,
     statusCodes,
+  });
+}
+
+/**
+ * Drives `baseUrls` with `stream` for `durationS` from `concurrency` closed-loop workers, each
+ * sending one request at a time and alternating targets (worker w's k-th request goes to target
+ * (w + k) mod n), so the targets share the requests evenly, interleaved, whatever their speed —
+ * as a round-robin load balancer would. Keep-alive undici Pools, one per target; exact latencies.
+ */
+export async function timeRoundRobin(
+  baseUrls: readonly string[],
+  stream: RequestStream,
+  durationS: number,
+  concurrency = 1,
+): Promise<RunMeasure> {
+  const pools = baseUrls.map((url) => new Pool(url, { connections: concurrency }));
+  const durations: number[] = [];
+  const statusCodes: Record<string, number> = {};
+  const okPerTarget = baseUrls.map(() => 0);
+  let errors = 0;
+  let sent = 0;
+  const startedAt = performance.now();
+  const endAt = startedAt + durationS * 1000;
+  async function work(worker: number): Promise<void> {
+    for (let k = 0; performance.now() < endAt; k += 1) {
+      const target = (worker + k) % pools.length;
+      const next = stream(worker, concurrency, k);
+      sent += 1;
+      const requestStartedAt = performance.now();
+      try {
+        const { statusCode, body } = await pools[target]!.request({
+          method: 'GET',
+          path: next.path,
+          headers: { authorization: next.authorization },
+          headersTimeout: REQUEST_TIMEOUT_S * 1000,
+          bodyTimeout: REQUEST_TIMEOUT_S * 1000,
+        });
+        await body.text();
+        const elapsed = performance.now() - requestStartedAt;
+        statusCodes[statusCode] = (statusCodes[statusCode] ?? 0) + 1;
+        if (statusCode >= 200 && statusCode < 300) {
+          durations.push(elapsed);
+          okPerTarget[target]! += 1;
+        }
+      } catch {
+        errors += 1;
+      }
+    }
+  }
+  try {
+    await Promise.all(Array.from({ length: concurrency }, (_, worker) => work(worker)));
+  } finally {
+    await Promise.all(pools.map((pool) => pool.close()));
+  }
+  const ok = durations.length;
+  return summarise(durations, {
+    durationS: (performance.now() - startedAt) / 1000,
+    sent,
+    ok,
+    non2xx: sent - ok - errors,
+    errors,
+    timeouts: 0,
+    statusCodes,
+    ...(baseUrls.length > 1 ? { okPerTarget } : {}),
   });
 }

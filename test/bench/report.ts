@@ -106,7 +106,8 @@ export function median(values: readonly number[]): number {
   return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
 }
 
-function aggregatorMedians(runs: readonly RunRecord[]): AggregatorMedians {
+/** Medians of one aggregator's runs; failures summed. */
+export function aggregatorMedians(runs: readonly RunRecord[]): AggregatorMedians {
   const of = (pick: (run: RunRecord) => number) => median(runs.map(pick));
   return {
     reqPerS: of((run) => run.reqPerS),
@@ -163,9 +164,9 @@ export function markdownTable(
   return [line(header), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n');
 }
 
-const ms = (value: number) => value.toFixed(1);
-const signedMs = (value: number) => `${value >= 0 ? '+' : '−'}${Math.abs(value).toFixed(1)}`;
-const calls = (value: Calls) =>
+export const ms = (value: number) => value.toFixed(1);
+export const signedMs = (value: number) => `${value >= 0 ? '+' : '−'}${Math.abs(value).toFixed(1)}`;
+export const calls = (value: Calls) =>
   [value.social, value.profile, value.privacy].map((n) => n.toFixed(2)).join(' / ');
 
 /** The machine, the main table, the latency table and notes, as Markdown. */

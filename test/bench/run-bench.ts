@@ -21,25 +21,37 @@
 //   --rounds <n>         rounds per scenario (default 5: a median that shrugs off a noisy round)
 //   --duration <s>       seconds per measured run (default 3)
 //   --scenario <list>    comma-separated subset of latency,hot,cold,wide (default all)
+//   --replicas <n>       instead of the scenarios above, n gateway replicas (2 to 4) on one
+//                        simulator, without Redis and sharing one redis-server (test/bench/
+//                        replicas.ts); --rounds, --duration and --quick apply, --scenario not
 //   --json <path>        where the JSON results go (default bench-results/bench-<time>.json)
 //   --help
 // Output: the machine, then Markdown tables on stdout; progress on stderr; JSON to the file.
 // Exits non-zero when most answers of any run are errors.
-import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
 import { dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { isDeepStrictEqual } from 'node:util';
-import { request } from 'undici';
 import { createPopulation } from '../../src/simulator/population.js';
-import type { Population } from '../../src/simulator/population.js';
+import { hasRedisServer } from '../helpers/redis-server.js';
+import {
+  BenchError,
+  checkCircuitsClosed,
+  checkMostlyOk,
+  currentCommit,
+  describeMachine,
+  getCards,
+  progress,
+  readCalls,
+  SETTLE_MS,
+  sleep,
+  warmCache,
+} from './common.js';
 import {
   authorizationOf,
   cardsPath,
   coldStream,
   createCursor,
-  HOT_POOL_SIZE,
   hotLists,
   hotStream,
   runLoad,
@@ -47,12 +59,14 @@ import {
   timeDirect,
 } from './load.js';
 import type { Cursor, DirectCall, RequestStream, RunMeasure } from './load.js';
+import { formatReplicaReport } from './replica-report.js';
+import type { ReplicaBenchOptions, ReplicaReport } from './replica-report.js';
+import { REPLICA_GATEWAY_SETTINGS, runReplicas } from './replicas.js';
 import { formatReport, summariseRounds } from './report.js';
 import type {
   BenchOptions,
   BenchReport,
   Calls,
-  MachineInfo,
   RoundRecord,
   RunRecord,
   ScenarioName,
@@ -111,21 +125,22 @@ const SCENARIOS: readonly ScenarioSpec[] = [
 const PROFILE_CACHE_TTL_MS = 600_000;
 /** Cold XUIDs: the gateway's never repeat; the baseline's (no cache) may, far apart. */
 const COLD_BASELINE_SHARE = 0.1;
-/** Pause after each run so requests cut at its end settle before the counters are read (ms). */
-const SETTLE_MS = 200;
 /** Privacy's body in the gateway's words: the permission that gates profiles. */
 const CHECKED_PERMISSIONS = ['ViewTargetProfile'];
 
 const USAGE = `Usage: npm run bench -- [--quick] [--rounds <n>] [--duration <s>]
-                        [--scenario latency,hot,cold,wide] [--json <path>]
+                        [--scenario latency,hot,cold,wide | --replicas <n>] [--json <path>]
+  --replicas <n>  instead of the scenarios, n gateway replicas (2 to 4) on one simulator, without
+                  Redis and sharing one redis-server: profile calls per hot request when the cache
+                  was warmed through replica 1 only, and a cold request's latency (docs/benchmarks.md)
 `;
 
-/** Thrown for a bench that cannot give meaningful figures: reported, exit status 1. */
-class BenchError extends Error {
-  override readonly name = 'BenchError';
-}
+/** What to run: the usual scenarios, or the replica scenarios. */
+type BenchPlan =
+  | { readonly mode: 'scenarios'; readonly options: BenchOptions }
+  | { readonly mode: 'replicas'; readonly options: ReplicaBenchOptions };
 
-function parseOptions(argv: readonly string[]): BenchOptions | undefined {
+function parseOptions(argv: readonly string[]): BenchPlan | undefined {
   const { values } = parseArgs({
     args: [...argv],
     options: {
@@ -133,6 +148,7 @@ function parseOptions(argv: readonly string[]): BenchOptions | undefined {
       rounds: { type: 'string' },
       duration: { type: 'string' },
       scenario: { type: 'string' },
+      replicas: { type: 'string' },
       json: { type: 'string' },
       help: { type: 'boolean', default: false },
     },
@@ -145,6 +161,21 @@ function parseOptions(argv: readonly string[]): BenchOptions | undefined {
   const quick = values.quick;
   const rounds = wholeNumber('--rounds', values.rounds, quick ? 2 : 5, 1, 20);
   const durationS = wholeNumber('--duration', values.duration, quick ? 1 : 3, 1, 60);
+  const stamp = new Date().toISOString().replace(/[:.]/g, '-');
+  if (values.replicas !== undefined) {
+    if (values.scenario !== undefined) {
+      throw new BenchError('Cannot combine --replicas with --scenario: they run different setups');
+    }
+    const options: ReplicaBenchOptions = {
+      quick,
+      replicas: wholeNumber('--replicas', values.replicas, 2, 2, 4),
+      rounds,
+      durationS,
+      warmupS: quick ? 1 : 2,
+      jsonPath: resolve(values.json ?? `${ROOT}bench-results/bench-replicas-${stamp}.json`),
+    };
+    return { mode: 'replicas', options };
+  }
   const known = SCENARIOS.map((s) => s.name);
   const scenarios = (values.scenario ?? known.join(','))
     .split(',')
@@ -155,14 +186,16 @@ function parseOptions(argv: readonly string[]): BenchOptions | undefined {
       throw new BenchError(`Unknown scenario '${name}'; known: ${known.join(', ')}`);
     }
   }
-  const stamp = new Date().toISOString().replace(/[:.]/g, '-');
   return {
-    quick,
-    rounds,
-    durationS,
-    warmupS: quick ? 1 : 2,
-    scenarios: scenarios as ScenarioName[],
-    jsonPath: resolve(values.json ?? `${ROOT}bench-results/bench-${stamp}.json`),
+    mode: 'scenarios',
+    options: {
+      quick,
+      rounds,
+      durationS,
+      warmupS: quick ? 1 : 2,
+      scenarios: scenarios as ScenarioName[],
+      jsonPath: resolve(values.json ?? `${ROOT}bench-results/bench-${stamp}.json`),
+    },
   };
 }
 
@@ -179,71 +212,6 @@ function wholeNumber(
     throw new BenchError(`${name} must be a whole number from ${min} to ${max} (got '${raw}')`);
   }
   return value;
-}
-
-function describeMachine(): MachineInfo {
-  const cpus = os.cpus();
-  return {
-    cpuModel: cpus[0]?.model.trim() ?? 'unknown CPU',
-    cpuCount: os.availableParallelism(),
-    memoryGiB: Math.round((os.totalmem() / 2 ** 30) * 10) / 10,
-    os: `${os.type()} ${os.release()} ${os.arch()}`,
-    node: process.version,
-    loadAverage: os.loadavg().map((load) => Math.round(load * 100) / 100),
-  };
-}
-
-function currentCommit(): string {
-  try {
-    const git = (args: string[]) =>
-      execFileSync('git', args, { cwd: ROOT, encoding: 'utf8', stdio: 'pipe' }).trim();
-    const commit = git(['rev-parse', '--short', 'HEAD']);
-    const isDirty = git(['status', '--porcelain', '--untracked-files=no']) !== '';
-    return isDirty ? `${commit} (with uncommitted changes)` : commit;
-  } catch {
-    return 'unknown';
-  }
-}
-
-function progress(text: string): void {
-  process.stderr.write(`${text}\n`);
-}
-
-/** Calls each upstream has received so far, from the simulator's counters. */
-async function readCalls(simulator: Service): Promise<Calls> {
-  const { statusCode, body } = await request(`${simulator.url}/simulator/stats`);
-  const answer = (await body.json()) as { calls?: Partial<Calls> };
-  const calls = answer.calls;
-  if (statusCode !== 200 || calls === undefined) {
-    throw new BenchError(`The simulator's /simulator/stats answered ${statusCode}`);
-  }
-  return { social: calls.social ?? 0, profile: calls.profile ?? 0, privacy: calls.privacy ?? 0 };
-}
-
-/** GETs a card path as `authorization`; the parsed body, or a BenchError for anything but 200. */
-async function getCards(baseUrl: string, path: string, authorization: string): Promise<unknown> {
-  const { statusCode, body } = await request(`${baseUrl}${path}`, { headers: { authorization } });
-  const text = await body.text();
-  if (statusCode !== 200) {
-    throw new BenchError(`GET ${baseUrl}${path.slice(0, 60)}… answered ${statusCode}: ${text}`);
-  }
-  return JSON.parse(text) as unknown;
-}
-
-/** Fails the bench when most answers of a run were errors: its figures would mean nothing. */
-function checkMostlyOk(label: string, measure: RunMeasure): void {
-  const failed = measure.non2xx + measure.errors;
-  if (measure.ok === 0 || failed > measure.ok) {
-    throw new BenchError(
-      `${label}: only ${measure.ok} of ${measure.sent} requests answered 2xx ` +
-        `(status codes ${JSON.stringify(measure.statusCodes)}, ${measure.errors} errors, ` +
-        `${measure.timeouts} timeouts)`,
-    );
-  }
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((done) => setTimeout(done, ms));
 }
 
 /** Runs `stream` against `target` and counts the upstream calls it caused. */
@@ -275,23 +243,6 @@ async function measure(
       (failed > 0 ? `, ${failed} failed ${JSON.stringify(run.statusCodes)}` : ''),
   );
   return record;
-}
-
-/**
- * Stops the bench when a gateway circuit is not closed after a run: an open circuit skips an
- * upstream call, so the run's figures would flatter the gateway instead of measuring it.
- */
-async function checkCircuitsClosed(gateway: Service, label: string): Promise<void> {
-  const { body } = await request(`${gateway.url}/readyz`);
-  const ready = (await body.json()) as { upstreams: Record<string, { circuit: string }> };
-  const notClosed = Object.entries(ready.upstreams).filter(
-    ([, { circuit }]) => circuit !== 'closed',
-  );
-  if (notClosed.length > 0) {
-    throw new BenchError(
-      `After ${label.trim()}, circuits are not closed (${notClosed.map(([name, { circuit }]) => `${name}: ${circuit}`).join(', ')}): the figures would not be comparable`,
-    );
-  }
 }
 
 /** Starts the scenario's simulator, gateway and baseline, all on loopback. */
@@ -341,14 +292,6 @@ const GATEWAY_SETTINGS = {
   LOG_LEVEL: 'info',
   PROFILE_CACHE_TTL_MS: String(PROFILE_CACHE_TTL_MS),
 };
-
-/** Loads every hot-pool XUID through the gateway, 100 per request, so its cache holds them all. */
-async function warmCache(gateway: Service, population: Population): Promise<void> {
-  for (let start = 0; start < HOT_POOL_SIZE; start += 100) {
-    const xuids = Array.from({ length: 100 }, (_, k) => population.xuidAt(start + k));
-    await getCards(gateway.url, cardsPath(xuids), authorizationOf(0));
-  }
-}
 
 async function runScenario(spec: ScenarioSpec, options: BenchOptions): Promise<ScenarioResult> {
   progress(`${spec.name}: ${spec.load}`);
@@ -460,8 +403,13 @@ async function runScenario(spec: ScenarioSpec, options: BenchOptions): Promise<S
 }
 
 async function main(): Promise<void> {
-  const options = parseOptions(process.argv.slice(2));
-  if (options === undefined) return;
+  const plan = parseOptions(process.argv.slice(2));
+  if (plan === undefined) return;
+  if (plan.mode === 'replicas') {
+    await mainReplicas(plan.options);
+    return;
+  }
+  const { options } = plan;
   const startedAt = new Date();
   const machine = describeMachine();
   const specs = SCENARIOS.filter((spec) => options.scenarios.includes(spec.name));
@@ -496,6 +444,49 @@ async function main(): Promise<void> {
   mkdirSync(dirname(options.jsonPath), { recursive: true });
   writeFileSync(options.jsonPath, `${JSON.stringify(report, null, 2)}\n`);
   process.stdout.write(formatReport(report));
+  process.stdout.write(`\nJSON: ${options.jsonPath}\n`);
+}
+
+/** `--replicas <n>`: the replica scenarios, with a time bound of their own. */
+async function mainReplicas(options: ReplicaBenchOptions): Promise<void> {
+  const startedAt = new Date();
+  const machine = describeMachine();
+  const hasRedis = hasRedisServer();
+  if (!hasRedis) {
+    progress(
+      'SKIPPED: the configuration with Redis — redis-server is not installed ' +
+        '(apt-get install redis-server); measuring the replicas without Redis only',
+    );
+  }
+  const configurations = hasRedis ? 2 : 1;
+  // Starts, then per configuration a warm-up (hot and cold) and per round a hot and a cold run.
+  const planS =
+    15 +
+    configurations * (2 * options.warmupS + 3) +
+    options.rounds * configurations * 2 * (options.durationS + 2);
+  const watchdog = setTimeout(
+    () => {
+      progress(`The bench exceeded its time bound of ${2 * planS + 60} s; stopping.`);
+      stopEverything('SIGTERM');
+    },
+    (2 * planS + 60) * 1000,
+  );
+  watchdog.unref();
+  const results = await runReplicas(options, hasRedis);
+  clearTimeout(watchdog);
+
+  const report: ReplicaReport = {
+    commit: currentCommit(),
+    startedAt: startedAt.toISOString(),
+    elapsedS: Math.round((Date.now() - startedAt.getTime()) / 100) / 10,
+    machine,
+    options,
+    gatewaySettings: REPLICA_GATEWAY_SETTINGS,
+    ...results,
+  };
+  mkdirSync(dirname(options.jsonPath), { recursive: true });
+  writeFileSync(options.jsonPath, `${JSON.stringify(report, null, 2)}\n`);
+  process.stdout.write(formatReplicaReport(report));
   process.stdout.write(`\nJSON: ${options.jsonPath}\n`);
 }
 

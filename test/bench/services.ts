@@ -1,9 +1,14 @@
 // Child processes of `npm run bench`: started on 127.0.0.1, stdout drained and thrown away once
 // the listening line is seen (so the bench pays nothing for logs it does not read, while the
-// service still pays for writing them), and stopped by PID, each one only once.
+// service still pays for writing them), and stopped by PID, each one only once. A redis-server
+// for the replica scenarios gets a free port and a temporary directory, and persists nothing.
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { freePort, spawnRedis } from '../helpers/redis-server.js';
 
 /** The repository root: where `dist/` and `test/` are. */
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -45,13 +50,7 @@ export async function startService(
     env: { PATH: process.env.PATH ?? '', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  running.add(child);
-  const exited = new Promise<void>((resolve) => {
-    child.once('exit', () => {
-      running.delete(child);
-      resolve();
-    });
-  });
+  const exited = track(child);
   let stderr = '';
   child.stderr.on('data', (chunk: Buffer) => {
     stderr = (stderr + chunk.toString('utf8')).slice(-STDERR_TAIL_CHARS);
@@ -91,11 +90,32 @@ export async function startService(
     });
   });
 
+  return serviceOf(name, child, exited, `http://127.0.0.1:${port}`);
+}
+
+/** Counts `child` among the running services until it exits; resolves when it has. */
+function track(child: ChildProcess): Promise<void> {
+  running.add(child);
+  return new Promise<void>((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) {
+      running.delete(child);
+      resolve();
+      return;
+    }
+    child.once('exit', () => {
+      running.delete(child);
+      resolve();
+    });
+  });
+}
+
+/** The Service of a started `child`: stopped by its PID, once. */
+function serviceOf(name: string, child: ChildProcess, exited: Promise<void>, url: string): Service {
   let stopping: Promise<void> | undefined;
   return {
     name,
     pid: child.pid ?? -1,
-    url: `http://127.0.0.1:${port}`,
+    url,
     stop() {
       stopping ??= (async () => {
         if (child.exitCode !== null || child.signalCode !== null) return;
@@ -107,6 +127,30 @@ export async function startService(
       return stopping;
     },
   };
+}
+
+/**
+ * Starts `redis-server` on a free loopback port with a temporary directory of its own
+ * (`--save '' --appendonly no`: nothing is written there); `url` is `redis://127.0.0.1:<port>`.
+ * Stopping it ends the process by PID and removes the directory.
+ */
+export async function startRedis(): Promise<Service> {
+  const dir = mkdtempSync(join(tmpdir(), 'fcg-bench-redis-'));
+  try {
+    const port = await freePort();
+    const child = await spawnRedis(port, dir, {});
+    const service = serviceOf('redis', child, track(child), `redis://127.0.0.1:${port}`);
+    return {
+      ...service,
+      async stop() {
+        await service.stop();
+        rmSync(dir, { recursive: true, force: true });
+      },
+    };
+  } catch (error) {
+    rmSync(dir, { recursive: true, force: true });
+    throw error;
+  }
 }
 
 /** The `port` of a JSON log line whose `msg` is `message`, else undefined. */

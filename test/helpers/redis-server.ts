@@ -55,7 +55,7 @@ export function redisServerSkip(): string | false {
 }
 
 /** A port that was free a moment ago on 127.0.0.1. */
-async function freePort(): Promise<number> {
+export async function freePort(): Promise<number> {
   const server = createServer();
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
@@ -70,7 +70,11 @@ export interface RedisServerOptions {
 }
 
 /** Spawns `redis-server` on `port` and resolves once it accepts connections. */
-function spawnRedis(port: number, dir: string, options: RedisServerOptions): Promise<ChildProcess> {
+export function spawnRedis(
+  port: number,
+  dir: string,
+  options: RedisServerOptions,
+): Promise<ChildProcess> {
   // Nothing persisted: no RDB snapshots, no append-only file, its own directory.
   const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'];
   if (options.password !== undefined) args.push('--requirepass', options.password);
