@@ -80,9 +80,9 @@ async function main(): Promise<void> {
   });
   const { shutdownDelayMs, shutdownGraceMs } = config.server;
   let isStopping = false;
-  const stop = (signal: NodeJS.Signals, fromPrimary = false) => {
+  const stop = (signal: NodeJS.Signals, from: 'signal' | 'primary') => {
     // The primary's stop may come after the terminal's own SIGINT reached this worker.
-    if (isStopping && fromPrimary) return;
+    if (isStopping && from === 'primary') return;
     if (isStopping) {
       // An operator (or an orchestrator's kill) asking twice wants out now: 128 + signal number.
       logger.warn({ signal }, 'second signal: exiting at once');
@@ -111,11 +111,15 @@ async function main(): Promise<void> {
         },
       );
   };
-  process.on('SIGTERM', stop);
-  process.on('SIGINT', stop);
+  process.on('SIGTERM', (signal) => {
+    stop(signal, 'signal');
+  });
+  process.on('SIGINT', (signal) => {
+    stop(signal, 'signal');
+  });
   if (cluster.isWorker) {
     process.on('message', (message: unknown) => {
-      if (isStopMessage(message)) stop(message.signal, true);
+      if (isStopMessage(message)) stop(message.signal, 'primary');
     });
   }
   await starting;

@@ -215,8 +215,8 @@ describe('WORKERS=2: one primary, two workers on one port', { timeout: 90_000 },
     assert.equal(exited.restartInMs, 100, 'the first replacement waits 100 ms');
     assert.equal(listening.length, 3, 'one replacement worker started');
     assert.ok(
-      replacementAt - killedAt < 5000,
-      `the replacement listens within 5 s (${String(replacementAt - killedAt)} ms)`,
+      replacementAt - killedAt < 10_000,
+      `the replacement listens within 10 s (${String(replacementAt - killedAt)} ms)`,
     );
     assert.ok(!lastPids.has(victimPid), 'the dead worker serves nothing any more');
     assert.equal(lastPids.size, 2, 'the survivor and the replacement both serve');
