@@ -16,6 +16,7 @@ const MODULES = [
   'server.ts',
   'start-gateway.ts',
   'start-local.ts',
+  'cluster-primary.ts',
   'app.ts',
   'openapi.ts',
   'http/',
@@ -37,7 +38,13 @@ const MODULES = [
 
 const SIMULATOR = ['simulator.ts', 'simulator/'];
 const GATEWAY = MODULES.filter((name) => !SIMULATOR.includes(name));
-const ENTRY_FILES = ['server.ts', 'start-gateway.ts', 'start-local.ts', 'simulator.ts'];
+const ENTRY_FILES = [
+  'server.ts',
+  'start-gateway.ts',
+  'start-local.ts',
+  'cluster-primary.ts',
+  'simulator.ts',
+];
 /** What every gateway layer may import. */
 const SHARED = ['call-context.ts', 'xbl-vocabulary.ts', 'errors.ts'];
 
@@ -98,6 +105,15 @@ const LAYERS = [
     files: ['src/server.ts', 'src/start-gateway.ts'],
     mayImport: GATEWAY,
     why: 'Only start-local.ts starts the simulator beside the gateway.',
+  },
+  {
+    name: 'cluster-primary.ts',
+    files: ['src/cluster-primary.ts'],
+    module: 'cluster-primary.ts',
+    mayImport: [],
+    typesFrom: ['config.ts'],
+    typesWhy: 'server.ts loads the config and hands it over.',
+    why: 'The primary forks, watches and stops workers; the gateway itself runs in them.',
   },
   {
     name: 'The simulator',

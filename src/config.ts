@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { z } from 'zod';
 import {
   decimalNumber,
@@ -24,6 +25,9 @@ function baseUrl() {
 }
 
 const ONE_HOUR_MS = 3_600_000;
+
+/** More workers than this is a typo, not a deployment: each one is a whole gateway process. */
+const MAX_WORKERS = 256;
 
 /** Every setting by its environment name; `.describe()` is the line the README table repeats. */
 export const settingsSchema = z.object({
@@ -76,6 +80,22 @@ export const settingsSchema = z.object({
   RATE_LIMIT_WINDOW_MS: wholeNumber(1000, 24 * ONE_HOUR_MS)
     .refine((value) => value % 1000 === 0, 'must be whole seconds (a multiple of 1000)')
     .describe('the window of RATE_LIMIT_PER_CALLER (ms, whole seconds)'),
+  // `auto` is resolved here, once: os.availableParallelism(), the CPUs this process may run on.
+  WORKERS: z
+    .string()
+    .trim()
+    .regex(/^(?:\d+|auto)$/, 'must be a whole number or auto')
+    .transform((value) => (value === 'auto' ? availableParallelism() : Number(value)))
+    .pipe(
+      z
+        .number()
+        .int()
+        .min(1, 'must be at least 1')
+        .max(MAX_WORKERS, `must be at most ${MAX_WORKERS}`),
+    )
+    .describe(
+      'worker processes sharing the port under one primary (auto = one per CPU); 1 = no cluster',
+    ),
   MAX_XUIDS_PER_REQUEST: wholeNumber(1, 100).describe(
     'most distinct XUIDs one client request may ask for',
   ),
@@ -212,6 +232,8 @@ export interface Config {
   readonly redis: { readonly url: string | undefined; readonly timeoutMs: number };
   /** Card requests per caller and window; `perCaller` undefined = no limit. */
   readonly rateLimit: { readonly perCaller: number | undefined; readonly windowMs: number };
+  /** Gateway processes under one primary (`WORKERS`, `auto` resolved); 1 = no cluster. */
+  readonly workers: number;
   readonly server: {
     readonly headersTimeoutMs: number;
     readonly shutdownGraceMs: number;
@@ -316,6 +338,7 @@ function toConfig(s: Settings): Config {
     },
     redis: { url: s.REDIS_URL, timeoutMs: s.REDIS_TIMEOUT_MS },
     rateLimit: { perCaller: s.RATE_LIMIT_PER_CALLER, windowMs: s.RATE_LIMIT_WINDOW_MS },
+    workers: s.WORKERS,
     server: {
       headersTimeoutMs: s.HEADERS_TIMEOUT_MS,
       shutdownGraceMs: s.SHUTDOWN_GRACE_MS,

@@ -1,4 +1,6 @@
+import cluster from 'node:cluster';
 import { constants } from 'node:os';
+import { isStopMessage, runPrimary, startFailedMessage } from './cluster-primary.js';
 import { ConfigError, loadConfig, nonDefaultSettings, settingWarnings } from './config.js';
 import type { Config } from './config.js';
 import { createLogger } from './http/request-logging.js';
@@ -27,6 +29,15 @@ function failStart(message: string): never {
   process.exit(1);
 }
 
+/**
+ * A worker that cannot listen hands its line to the primary, which prints it once for all
+ * workers (they fail alike) and exits 1, and exits 1 itself.
+ */
+function failWorkerStart(message: string): Promise<never> {
+  process.send?.(startFailedMessage(message), () => process.exit(1));
+  return new Promise<never>(() => undefined);
+}
+
 /** Runs the gateway from the environment until SIGTERM or SIGINT. */
 async function main(): Promise<void> {
   ignoreBrokenPipes();
@@ -39,10 +50,21 @@ async function main(): Promise<void> {
     failStart(error.message);
   }
   const logger = createLogger({ level: config.logLevel });
-  const tracing = startTracing(process.env, { logger });
-  for (const { variable, suggestion, message } of settingWarnings(process.env)) {
-    logger.warn({ variable, suggestion }, message);
+  // The primary warns once for all; its workers, running this file again, do not repeat it.
+  if (cluster.isPrimary) {
+    for (const { variable, suggestion, message } of settingWarnings(process.env)) {
+      logger.warn({ variable, suggestion }, message);
+    }
   }
+  if (cluster.isPrimary && config.workers > 1) {
+    runPrimary(config, logger, {
+      version,
+      settings: nonDefaultSettings(process.env),
+      hardExitMarginMs: HARD_EXIT_MARGIN_MS,
+    });
+    return;
+  }
+  const tracing = startTracing(process.env, { logger });
   // Handlers go in before the listener opens: until a handler exists, SIGTERM's default action
   // kills the process, and a supervisor may signal as soon as it sees 'gateway listening'.
   const starting: Promise<RunningGateway> = startGateway(config, logger, {
@@ -50,12 +72,17 @@ async function main(): Promise<void> {
     settings: nonDefaultSettings(process.env),
     tracer: tracing.tracer,
   }).catch((error: unknown) => {
-    if (error instanceof ListenError) failStart(error.message);
+    if (error instanceof ListenError) {
+      if (cluster.isWorker) return failWorkerStart(error.message);
+      failStart(error.message);
+    }
     throw error;
   });
   const { shutdownDelayMs, shutdownGraceMs } = config.server;
   let isStopping = false;
-  const stop = (signal: NodeJS.Signals) => {
+  const stop = (signal: NodeJS.Signals, from: 'signal' | 'primary') => {
+    // The primary's stop may come after the terminal's own SIGINT reached this worker.
+    if (isStopping && from === 'primary') return;
     if (isStopping) {
       // An operator (or an orchestrator's kill) asking twice wants out now: 128 + signal number.
       logger.warn({ signal }, 'second signal: exiting at once');
@@ -84,8 +111,17 @@ async function main(): Promise<void> {
         },
       );
   };
-  process.on('SIGTERM', stop);
-  process.on('SIGINT', stop);
+  process.on('SIGTERM', (signal) => {
+    stop(signal, 'signal');
+  });
+  process.on('SIGINT', (signal) => {
+    stop(signal, 'signal');
+  });
+  if (cluster.isWorker) {
+    process.on('message', (message: unknown) => {
+      if (isStopMessage(message)) stop(message.signal, 'primary');
+    });
+  }
   await starting;
 }
 

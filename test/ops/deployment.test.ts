@@ -120,14 +120,50 @@ async function assertEndpointAnswers(t: TestContext, path: string): Promise<void
 }
 
 describe('docker-compose.yml', () => {
-  test('when parsed, it runs the simulator, three gateway replicas and nginx', () => {
+  test('when parsed, it runs the simulator, Redis, three gateway replicas and nginx', () => {
     const names = services.map(([name]) => name).sort();
 
     assert.deepEqual(
       names,
-      ['gateway-1', 'gateway-2', 'gateway-3', 'nginx', 'simulator'],
+      ['gateway-1', 'gateway-2', 'gateway-3', 'nginx', 'redis', 'simulator'],
       'exactly these services',
     );
+  });
+
+  test('when the replicas share Redis, each has the same REDIS_URL, naming the redis service and its port', () => {
+    const redis = compose.services.redis!;
+    const command = redis.command ?? [];
+    const portFlag = command.indexOf('--port');
+    const redisPort = portFlag >= 0 ? Number(command[portFlag + 1]) : 6379;
+
+    const urls = gatewayServices.map(([, service]) => loadConfig(environmentOf(service)).redis.url);
+
+    assert.equal(new Set(urls).size, 1, 'every replica has the same REDIS_URL');
+    const url = new URL(urls[0] ?? 'redis://unset');
+    assert.equal(url.hostname, 'redis', 'its host is the redis service');
+    assert.equal(Number(url.port || 6379), redisPort, 'its port is the one Redis listens on');
+    assert.match(
+      redis.image ?? '',
+      /^redis:\d+(\.\d+)*-alpine$/,
+      'the official image, pinned major',
+    );
+    assert.equal(command[0], 'redis-server', 'it runs the server');
+    const flag = (name: string) => command[command.indexOf(name) + 1];
+    assert.ok(command.includes('--save') && flag('--save') === '', 'no snapshots');
+    assert.equal(flag('--appendonly'), 'no', 'no append-only file');
+    assert.deepEqual(
+      redis.healthcheck?.test,
+      ['CMD', 'redis-cli', '-p', String(redisPort), 'ping'],
+      'the health check pings the port it listens on',
+    );
+    for (const [name, service] of gatewayServices) {
+      assert.equal(
+        service.depends_on?.redis?.condition,
+        'service_healthy',
+        `${name} waits for Redis to be healthy`,
+      );
+      assert.equal(loadConfig(environmentOf(service)).workers, 1, `${name} runs one process`);
+    }
   });
 
   test('when a gateway replica is configured, every variable is a gateway setting and parses', () => {
@@ -375,6 +411,18 @@ describe('deploy/kubernetes', () => {
 
     assert.deepEqual(refs, [configMap.metadata.name], 'the environment comes from the ConfigMap');
     assert.equal(parsed.listen.host, '0.0.0.0', 'the gateway listens on the pod IP');
+    assert.equal(parsed.workers, 1, 'one process per pod');
+  });
+
+  test('when REDIS_URL is uncommented in the ConfigMap, it parses as the shared Redis', () => {
+    const text = readText('deploy/kubernetes/configmap.yaml');
+    const commented = /^\s*#\s*REDIS_URL:\s*(\S+)\s*$/m.exec(text)?.[1];
+
+    const parsed = loadConfig({ ...configMap.data, REDIS_URL: commented ?? '' });
+
+    assert.ok(commented, 'the ConfigMap shows REDIS_URL, commented out (optional)');
+    assert.equal(configMap.data?.REDIS_URL, undefined, 'it is off unless an operator sets it');
+    assert.equal(parsed.redis.url, commented, 'the example is a valid REDIS_URL');
   });
 
   test('when probes and the Service reach the pod, they use the container port of PORT', async (t) => {

@@ -89,7 +89,6 @@ describe('the gateway start-up line and setting warnings', () => {
       HOST: '127.0.0.1',
       REQUEST_DEADLINE_MS: '900',
       UPSTREAM_RETRIES: '2',
-      WORKERS: '4',
       REDIS_URL: 'redis://cache-user:redis-pass@cache.internal:6379',
       CORS_ALLOWED_ORIGINS: 'https://game.example',
       XBL_PROFLE_URL: 'http://typo.example',
@@ -149,7 +148,7 @@ describe('the gateway start-up line and setting warnings', () => {
   test('when contract settings this version ignores are set, each gets a not-supported warning', () => {
     const warnings = warningsOf(gateway);
 
-    for (const variable of ['WORKERS', 'CORS_ALLOWED_ORIGINS']) {
+    for (const variable of ['CORS_ALLOWED_ORIGINS']) {
       assert.equal(
         warnings.get(variable)?.msg,
         `${variable} is set but not supported by this version; ignored`,
@@ -182,7 +181,6 @@ describe('the gateway start-up line and setting warnings', () => {
       [
         'CORS_ALLOWED_ORIGINS',
         'PROFILE_CACHE_TTL',
-        'WORKERS',
         'XBL_PROFLE_URL',
         'XBL_SOMETHING_ELSE_ENTIRELY',
       ],

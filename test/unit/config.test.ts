@@ -78,6 +78,7 @@ describe('loadConfig defaults', () => {
       profileCache: { ttlMs: 60_000, staleMs: 600_000, maxBytes: 67_108_864 },
       redis: { url: undefined, timeoutMs: 50 },
       rateLimit: { perCaller: undefined, windowMs: 60_000 },
+      workers: 1,
       server: { headersTimeoutMs: 10_000, shutdownGraceMs: 10_000, shutdownDelayMs: 0 },
     };
     assert.deepEqual(config, expected, 'the defaults of API.md and config/defaults.json apply');

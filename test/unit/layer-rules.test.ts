@@ -49,6 +49,7 @@ const GATEWAY_ENTRY = 'A gateway entry file imports from src/ only';
 const METRICS_LIBRARY = 'Only metrics/ knows the metrics library';
 const METRICS = 'metrics/ imports from src/ only its own folder, http/, upstreams/, profile-cache/';
 const OPENAPI = 'openapi.ts imports from src/ only routes/, http/, friend-cards/';
+const PRIMARY = 'cluster-primary.ts imports nothing from src/, and only types from config.ts.';
 
 /** Each snippet must be reported once, by the boundary rule, with its layer's message. */
 const FORBIDDEN: [file: string, code: string, message: string][] = [
@@ -185,6 +186,15 @@ const FORBIDDEN: [file: string, code: string, message: string][] = [
     UPSTREAMS,
   ],
   ['src/openapi.ts', "import { buildApp } from './app.js';", OPENAPI],
+  ['src/cluster-primary.ts', "import { startGateway } from './start-gateway.js';", PRIMARY],
+  ['src/cluster-primary.ts', "import { buildApp } from './app.js';", PRIMARY],
+  [
+    'src/cluster-primary.ts',
+    "import { loadConfig } from './config.js';",
+    'cluster-primary.ts imports only types from config.ts. server.ts loads the config',
+  ],
+  ['src/app.ts', "import { runPrimary } from './cluster-primary.js';", APP],
+  ['src/routes/health.ts', "import { isStopMessage } from '../cluster-primary.js';", ROUTES],
   ['src/openapi.ts', "import { createSocialClient } from './upstreams/social-client.js';", OPENAPI],
   ['src/openapi.ts', "import { loadProfiles } from './profile-cache/load-profiles.js';", OPENAPI],
   [
@@ -382,6 +392,15 @@ const ALLOWED: [file: string, code: string][] = [
     ].join('\n'),
   ],
   ['src/start-gateway.ts', "import { buildApp, createDeps } from './app.js';"],
+  ['src/server.ts', "import { isStopMessage, runPrimary } from './cluster-primary.js';"],
+  [
+    'src/cluster-primary.ts',
+    [
+      "import cluster from 'node:cluster';",
+      "import type { Logger } from 'pino';",
+      "import type { Config } from './config.js';",
+    ].join('\n'),
+  ],
   [
     'src/metrics/gateway-metrics.ts',
     [
