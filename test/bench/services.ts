@@ -8,7 +8,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { freePort, spawnRedis } from '../helpers/redis-server.js';
+import { freePort } from '../helpers/child-process.js';
+import { spawnRedis } from '../helpers/redis-server.js';
 
 /** The repository root: where `dist/` and `test/` are. */
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));

@@ -1,6 +1,10 @@
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
+import { createServer } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { createInterface } from 'node:readline';
+import type { TestContext } from 'node:test';
+import { fileURLToPath } from 'node:url';
 
 /** A process started by a test, with its JSON log lines collected. */
 export interface StartedProcess {
@@ -86,4 +90,43 @@ export function startNode(
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
     },
   };
+}
+
+/** The repository root: where a gateway process runs `src/server.ts` from. */
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+
+/** Fake upstreams as a gateway process needs them: their URLs, and a close for the end. */
+interface ProcessUpstreams {
+  readonly env: Readonly<Record<string, string>>;
+  close(): Promise<void>;
+}
+
+/**
+ * Starts `src/server.ts` under tsx on a free loopback port against `upstreams`, with only `PATH`
+ * of this environment (no `OTEL_*` or other variable of the machine leaks in); ended by its PID
+ * and the upstreams closed when test `t` ends.
+ */
+export function startGatewayProcess(
+  t: TestContext,
+  upstreams: ProcessUpstreams,
+  env: Record<string, string>,
+): StartedProcess {
+  const gateway = startNode(['--import', 'tsx', 'src/server.ts'], {
+    cwd: ROOT,
+    env: { PATH: process.env.PATH, PORT: '0', HOST: '127.0.0.1', ...upstreams.env, ...env },
+  });
+  t.after(async () => {
+    gateway.kill();
+    await upstreams.close();
+  });
+  return gateway;
+}
+
+/** A port that was free a moment ago on 127.0.0.1. */
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
 }

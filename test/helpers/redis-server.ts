@@ -2,12 +2,11 @@ import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
 import { createClient } from '@redis/client';
+import { freePort } from './child-process.js';
 
 /** The line printed when the suite skips Redis tests; under `CI=true` they fail instead. */
 const SKIP_REASON = 'apt-get install redis-server';
@@ -52,15 +51,6 @@ export function redisServerSkip(): string | false {
   if (hasRedisServer() || process.env.CI === 'true') return false;
   process.stdout.write(`SKIPPED: ${SKIP_REASON}\n`);
   return SKIP_REASON;
-}
-
-/** A port that was free a moment ago on 127.0.0.1. */
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
 }
 
 /** Options of `startRedisServer`. */

@@ -10,8 +10,6 @@ import {
   rmSync,
   writeFileSync,
 } from 'node:fs';
-import { createServer } from 'node:net';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { describe, test } from 'node:test';
@@ -25,7 +23,7 @@ import {
   loadSimulatorConfig,
   simulatorSettingsSchema,
 } from '../../src/simulator/simulator-config.js';
-import { startNode } from '../helpers/child-process.js';
+import { freePort, startNode } from '../helpers/child-process.js';
 import { startFakeUpstreams } from '../helpers/fake-upstreams.js';
 import { AUTHORIZATION, gatewayFor } from '../helpers/test-app.js';
 
@@ -541,19 +539,6 @@ describe('Dockerfile', () => {
 function findNginx(): string | undefined {
   const dirs = [...(process.env.PATH ?? '').split(delimiter), '/usr/sbin', '/usr/local/sbin'];
   return dirs.map((dir) => join(dir, 'nginx')).find((path) => existsSync(path));
-}
-
-/** A loopback port that was free a moment ago. */
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => {
-    server.close(() => {
-      resolve();
-    });
-  });
-  return port;
 }
 
 /**

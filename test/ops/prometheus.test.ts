@@ -2,8 +2,6 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
@@ -13,6 +11,7 @@ import { createLogger } from '../../src/http/request-logging.js';
 import { startGateway } from '../../src/start-gateway.js';
 import { requireTool, run } from '../helpers/prometheus-tools.js';
 import { startUnlimitedSimulator } from '../helpers/simulator-server.js';
+import { freePort } from '../helpers/child-process.js';
 
 const RULES = fileURLToPath(new URL('../../deploy/prometheus/rules.yml', import.meta.url));
 const JOB = 'friend-card-gateway';
@@ -21,15 +20,6 @@ const JOB = 'friend-card-gateway';
  * new scrape targets on a 5 s tick, so the first scrape comes about 6 s after it starts.
  */
 const PROMETHEUS_WAIT_MS = 20_000;
-
-/** A port free on 127.0.0.1 right now, for a process that cannot listen on port 0 and say so. */
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 /** The real gateway (`startGateway`, process metrics on) against a simulator, on loopback. */
 async function startRealGateway(t: TestContext) {

@@ -8,34 +8,12 @@ import { createInterface } from 'node:readline';
 import { test } from 'node:test';
 import type { TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { startNode } from '../helpers/child-process.js';
-import type { StartedProcess } from '../helpers/child-process.js';
+import { startGatewayProcess } from '../helpers/child-process.js';
 import { allProfiles, startFakeUpstreams } from '../helpers/fake-upstreams.js';
-import type { FakeUpstreams } from '../helpers/fake-upstreams.js';
 import { AUTHORIZATION } from '../helpers/test-app.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const NPM = process.platform === 'win32' ? 'npm.cmd' : 'npm';
-
-/**
- * Runs `src/server.ts` on a free loopback port against `upstreams`, with `env` on top; ended
- * (by its PID) and the upstreams closed when test `t` ends.
- */
-function startGatewayProcess(
-  t: TestContext,
-  upstreams: FakeUpstreams,
-  env: Record<string, string>,
-): StartedProcess {
-  const gateway = startNode(['--import', 'tsx', 'src/server.ts'], {
-    cwd: ROOT,
-    env: { PATH: process.env.PATH, PORT: '0', HOST: '127.0.0.1', ...upstreams.env, ...env },
-  });
-  t.after(async () => {
-    gateway.kill();
-    await upstreams.close();
-  });
-  return gateway;
-}
 
 test('when SIGTERM arrives during a request, that request completes and the process exits 0', async (t) => {
   const upstreams = await startFakeUpstreams({

@@ -1,16 +1,12 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { TestContext } from 'node:test';
-import { fileURLToPath } from 'node:url';
-import { startNode } from '../helpers/child-process.js';
+import { startGatewayProcess } from '../helpers/child-process.js';
 import type { StartedProcess } from '../helpers/child-process.js';
 import { allowEverything, startFakeUpstreams } from '../helpers/fake-upstreams.js';
 import type { FakeUpstreams, RecordedCall } from '../helpers/fake-upstreams.js';
 import { startOtlpReceiver } from '../helpers/otlp-receiver.js';
 import type { ReceivedSpan } from '../helpers/otlp-receiver.js';
 import { AUTHORIZATION } from '../helpers/test-app.js';
-
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
 /** The caller's trace and span, as a client's `traceparent` carries them. */
 const TRACE_ID = '4bf92f3577b34da6a3ce929d0e0e4736';
@@ -22,26 +18,6 @@ const SERVER = 2;
 const CLIENT = 3;
 const STATUS_ERROR = 2;
 const TRACEPARENT = /^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/;
-
-/**
- * Runs `src/server.ts` on a free loopback port against `upstreams`, with `env` on top (and no
- * other `OTEL_*` variable of this machine); ended by its PID and the upstreams closed after `t`.
- */
-function startGatewayProcess(
-  t: TestContext,
-  upstreams: FakeUpstreams,
-  env: Record<string, string>,
-): StartedProcess {
-  const gateway = startNode(['--import', 'tsx', 'src/server.ts'], {
-    cwd: ROOT,
-    env: { PATH: process.env.PATH, PORT: '0', HOST: '127.0.0.1', ...upstreams.env, ...env },
-  });
-  t.after(async () => {
-    gateway.kill();
-    await upstreams.close();
-  });
-  return gateway;
-}
 
 /** `GET path` on the gateway with the caller's `Authorization` and `headers`; the status. */
 async function get(port: number, path: string, headers: Record<string, string>): Promise<number> {

@@ -1,12 +1,11 @@
 import { describe, test } from 'node:test';
 import type { TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { fileURLToPath } from 'node:url';
 import supertest from 'supertest';
 import type { FriendCardsResult } from '../../src/friend-cards/friend-card.js';
 import { decodeEntry, encodeEntry, redisKey } from '../../src/profile-cache/redis-level.js';
 import { cardOf, cardsOf, sampleProfile } from '../helpers/assertions.js';
-import { startNode } from '../helpers/child-process.js';
+import { startGatewayProcess } from '../helpers/child-process.js';
 import type { StartedProcess } from '../helpers/child-process.js';
 import {
   allProfiles,
@@ -28,7 +27,6 @@ import {
 } from '../helpers/test-app.js';
 import type { TestGateway, TestGatewayOptions } from '../helpers/test-app.js';
 
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const [X1, X2, X3] = XUIDS;
 const TIMEOUT_MS = 50;
 const TTL_MS = 60_000;
@@ -83,19 +81,12 @@ interface RunningProcess {
 }
 
 /** Starts `src/server.ts` on a free loopback port; ended by its PID when `t` ends. */
-async function startGatewayProcess(
+async function startRedisGatewayProcess(
   t: TestContext,
   env: Record<string, string>,
 ): Promise<RunningProcess> {
   const upstreams = await startFakeUpstreams();
-  const gateway = startNode(['--import', 'tsx', 'src/server.ts'], {
-    cwd: ROOT,
-    env: { PATH: process.env.PATH, PORT: '0', HOST: '127.0.0.1', ...upstreams.env, ...env },
-  });
-  t.after(async () => {
-    gateway.kill();
-    await upstreams.close();
-  });
+  const gateway = startGatewayProcess(t, upstreams, env);
   const { port } = await gateway.waitForLog('gateway listening');
   await gateway.waitForLog('redis ok');
   return { process: gateway, upstreams, base: `http://127.0.0.1:${String(port)}` };
@@ -391,8 +382,8 @@ describe(
     test("when two gateway processes share a password-protected Redis, the second serves the first one's fetch, and SIGTERM closes the connection after the drain", async (t) => {
       const redis = await startRedisServer(t, { password: 'hunter2-process' });
       const processEnv = { ...redisEnv(redis), LOG_LEVEL: 'debug' };
-      const a = await startGatewayProcess(t, processEnv);
-      const b = await startGatewayProcess(t, processEnv);
+      const a = await startRedisGatewayProcess(t, processEnv);
+      const b = await startRedisGatewayProcess(t, processEnv);
       const cards = (gateway: RunningProcess, authorization: string) =>
         fetch(`${gateway.base}/friends-with-profiles?xuids=${X1}`, {
           headers: { Authorization: authorization },
