@@ -267,6 +267,9 @@ export function buildApp(deps: AppDeps): Gateway {
   app.set('query parser', 'simple');
   app.set('etag', false);
   app.set('x-powered-by', false);
+  // No answer carries a validator (no ETag, no Last-Modified), so no conditional request can
+  // match one: without this, `If-None-Match: *` turns a card or health answer into an empty 304.
+  Object.defineProperty(app.request, 'fresh', { configurable: true, get: () => false });
 
   app.use(requestId);
   if (deps.tracer) app.use(serverSpans(deps.tracer));

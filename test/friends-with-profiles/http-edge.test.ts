@@ -237,6 +237,38 @@ describe('response headers', () => {
   });
 });
 
+describe('conditional requests', () => {
+  const conditions: [name: string, value: string][] = [
+    ['If-None-Match', '*'],
+    ['If-None-Match', '"anything"'],
+    ['If-Modified-Since', new Date(Date.now() + 60_000).toUTCString()],
+  ];
+  for (const [name, value] of conditions) {
+    test(`when a card request carries ${name}: ${value}, it still gets the full 200: nothing has a validator to match`, async (t) => {
+      const gw = await gatewayFor(t);
+
+      const res = await gw.getCards('xuids=2533274791381930').set(name, value);
+
+      assert.equal(res.status, 200, `not a 304, got ${res.status}`);
+      assert.equal((res.body as { cards: unknown[] }).cards.length, 1, 'the cards are in the body');
+    });
+
+    test(`when /healthz and /readyz are asked with ${name}: ${value}, each still answers 200 with its body`, async (t) => {
+      const gw = await gatewayFor(t);
+
+      for (const path of ['/healthz', '/readyz']) {
+        const res = await supertest(gw.app).get(path).set(name, value);
+
+        assert.equal(res.status, 200, `${path} is not a 304, got ${res.status}`);
+        assert.ok(
+          typeof (res.body as { status?: unknown }).status === 'string',
+          `${path} has a body`,
+        );
+      }
+    });
+  }
+});
+
 describe('upstream request headers', () => {
   test('when cards are fetched, each upstream call carries JSON content-type and accept, ms-cv and traceparent', async (t) => {
     const gw = await gatewayFor(t);
